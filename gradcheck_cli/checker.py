@@ -1,0 +1,170 @@
+"""The check: analytic gradients by backpropagation against central differences, for the input
+of every layer and every parameter; when the spec fails, every layer alone to find the guilty one.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import LayerError
+from .network import Entry, Network, parameters
+from .numeric import central_differences, closer_look, default_step
+from .results import ERROR, FAILED, PASSED, LayerCheck, SpecResult, TensorCheck
+from .verdict import DEFAULT_TOLERANCES, Tolerance, judge
+
+FLOAT64 = np.dtype(np.float64)
+
+
+@dataclass
+class Trace:
+    """One forward and backward pass: each layer's input and the gradients backprop produced."""
+
+    inputs: list[np.ndarray]                      # inputs[k]: input of top-level layer k
+    input_grads: list[np.ndarray]                 # dL/d inputs[k]
+    param_grads: list[dict[str, np.ndarray]]      # per top-level layer, by shown name
+    lowest_dtype: np.dtype
+
+
+def _finite(array, entry: Entry, what: str) -> None:
+    if not np.all(np.isfinite(array)):
+        kind = "NaN" if np.any(np.isnan(array)) else "Inf"
+        raise entry.fail(f"{what} contains {kind}")
+
+
+def backprop(net: Network, x) -> Trace:
+    """Forward and backward through the stack, watching every layer as it goes."""
+    inputs, lowest = [], np.dtype(x.dtype)
+    for entry in net.stack.entries:
+        inputs.append(x.copy())
+        y = entry.forward(x)
+        if not np.array_equal(x, inputs[-1], equal_nan=True):
+            raise entry.fail("forward modified its input array in place; it must leave x unchanged "
+                             "(the checker reuses it)")
+        _finite(y, entry, "the output of forward")
+        again = entry.forward(inputs[-1].copy())
+        if not np.array_equal(y, again, equal_nan=True):
+            raise entry.fail("forward gave different outputs for the same input (randomness or hidden "
+                             "state?); gradients of such a layer cannot be checked")
+        if y.dtype.itemsize < lowest.itemsize and np.issubdtype(y.dtype, np.floating):
+            lowest = y.dtype
+        x = y
+    g = net.loss.grad(x).astype(x.dtype)
+    input_grads = [None] * len(inputs)
+    param_grads = [None] * len(inputs)
+    for k in reversed(range(len(inputs))):
+        entry = net.stack.entries[k]
+        g = entry.backward(g, inputs[k].shape)
+        _finite(g, entry, "dL/dx returned by backward")
+        input_grads[k] = g.copy()
+        param_grads[k] = {}
+        for shown, owner, key in parameters(entry):
+            grad = owner.param_grads()[key]
+            _finite(grad, owner, f"grads[{key!r}]")
+            param_grads[k][shown] = grad
+    return Trace(inputs, input_grads, param_grads, lowest)
+
+
+@dataclass
+class Precision:
+    """How the numeric side is computed for this spec, and what counts as a match."""
+
+    shadow: bool          # float32 spec, numeric side on a float64 twin of the network
+    numeric_dtype: np.dtype
+    tolerance: Tolerance
+    step: float
+
+
+def choose_precision(net: Network, trace: Trace, rtol, atol, step) -> tuple[Precision, list[str]]:
+    notes = []
+    dtype_name = net.dtype.name
+    shadow = False
+    if net.dtype != FLOAT64:
+        try:
+            with net.params_as(FLOAT64):
+                y = net.stack.forward(net.x.astype(FLOAT64))
+            shadow = y.dtype == FLOAT64 and bool(np.all(np.isfinite(y)))
+        except LayerError:
+            shadow = False
+        if shadow:
+            notes.append(f"{dtype_name}: numeric side computed in float64 on a float64 twin of the network "
+                         "(every layer keeps the dtype it is given)")
+        else:
+            notes.append(f"{dtype_name}: a layer does not keep float64, so the numeric side runs in {dtype_name}")
+    elif trace.lowest_dtype != FLOAT64:
+        dtype_name = trace.lowest_dtype.name
+        notes.append(f"a layer returns {dtype_name} for float64 input: checked with {dtype_name} tolerances")
+    numeric_dtype = FLOAT64 if shadow else np.dtype(dtype_name)
+    default = DEFAULT_TOLERANCES.get(dtype_name, DEFAULT_TOLERANCES["float32"])
+    tolerance = Tolerance(default.rtol if rtol is None else rtol, default.atol if atol is None else atol)
+    return Precision(shadow, numeric_dtype, tolerance, step or default_step(numeric_dtype)), notes
+
+
+def check_tensor(layer: int, type_: str, tensor: str, analytic, theta, evaluate, precision: Precision,
+                 analytic_noise=0.0, owner: Entry | None = None) -> TensorCheck:
+    """Compare one tensor's analytic gradient with finite differences of evaluate() over theta."""
+    numeric = central_differences(evaluate, theta, precision.step)
+    if not np.all(np.isfinite(numeric)):
+        idx = tuple(int(i) for i in np.argwhere(~np.isfinite(numeric))[0])
+        raise LayerError(f"{layer} ({type_})", f"the loss is not finite when {tensor}{list(idx)} is "
+                         "perturbed by a small step", index=layer)
+    loss_here = evaluate()
+    eps = float(np.finfo(precision.numeric_dtype).eps)
+    verdicts = judge(analytic, numeric, precision.tolerance, analytic_noise,
+                     lambda idx: closer_look(evaluate, theta, idx, precision.step, loss_here, eps))
+    worst = np.unravel_index(int(np.argmax(verdicts.excess)), analytic.shape) if analytic.size else ()
+    mismatches = int(verdicts.mismatch.sum())
+    return TensorCheck(
+        layer=layer, type=type_, tensor=tensor, shape=tuple(analytic.shape),
+        max_abs_error=float(verdicts.abs_error.max(initial=0.0)),
+        max_rel_error=float(verdicts.rel_error.max(initial=0.0)),
+        worst_index=tuple(int(i) for i in worst),
+        analytic=float(analytic[worst]) if analytic.size else 0.0,
+        numeric=float(verdicts.numeric[worst]) if analytic.size else 0.0,
+        outcome=FAILED if mismatches else PASSED,
+        elements=int(analytic.size), mismatches=mismatches, kinks=int(verdicts.kink.sum()),
+        rel_errors=verdicts.rel_error,
+    )
+
+
+def check_network(net: Network, precision: Precision, trace: Trace, shadow_trace: Trace | None) -> list[TensorCheck]:
+    """Every layer's input gradient and every parameter gradient, through the whole network."""
+    checks = []
+    numeric_trace = shadow_trace or trace
+    for k, entry in enumerate(net.stack.entries):
+        x = numeric_trace.inputs[k].astype(precision.numeric_dtype, copy=True)
+        noise = _noise(trace.input_grads[k], shadow_trace.input_grads[k]) if shadow_trace else 0.0
+        checks.append(check_tensor(k, entry.type, "input", trace.input_grads[k], x,
+                                   lambda k=k, x=x: net.loss_from(k, x), precision, noise))
+        for shown, owner, key in parameters(entry):
+            theta = owner.params()[key]
+            noise = _noise(trace.param_grads[k][shown], shadow_trace.param_grads[k][shown]) if shadow_trace else 0.0
+            checks.append(check_tensor(k, entry.type, shown, trace.param_grads[k][shown], theta,
+                                       lambda k=k, x=x: net.loss_from(k, x), precision, noise))
+    return checks
+
+
+def _noise(low_precision, high_precision):
+    """Rounding error of the analytic side, seen against its float64 twin (with a margin)."""
+    return 2.0 * np.abs(low_precision.astype(np.float64) - high_precision)
+
+
+def check_layers_alone(net: Network, trace: Trace, precision: Precision, seed: int) -> list[LayerCheck]:
+    """Each top-level layer alone: backward(G) against the central difference of <G, f(x)>."""
+    results = []
+    for k, entry in enumerate(net.stack.entries):
+        x = trace.inputs[k].astype(precision.numeric_dtype, copy=True)
+        y = entry.forward(x.copy())
+        weights = np.random.default_rng([seed, k]).standard_normal(y.shape)
+        dx = entry.backward(weights.astype(y.dtype), x.shape)
+        grads = {shown: owner.param_grads()[key] for shown, owner, key in parameters(entry)}
+
+        def evaluate(entry=entry, x=x, weights=weights):
+            return float(np.sum(weights * entry.forward(x).astype(np.float64)))
+
+        checks = [check_tensor(k, entry.type, "input", dx, x, evaluate, precision)]
+        for shown, owner, key in parameters(entry):
+            checks.append(check_tensor(k, entry.type, shown, grads[shown], owner.params()[key], evaluate, precision))
+        results.append(LayerCheck(k, entry.type, PASSED if all(c.passed for c in checks) else FAILED, checks))
+    return results

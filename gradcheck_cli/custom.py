@@ -1,0 +1,107 @@
+"""Custom layers: `package.module:ClassName` or `path/to/file.py:ClassName`, the path relative
+to the spec file. While a layer module loads, the spec's folder is on the import path, so a
+layer file can import its neighbours."""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import SpecError
+
+_loaded_files: dict[Path, object] = {}
+
+
+@contextmanager
+def _on_import_path(folder: Path):
+    entry = str(folder)
+    sys.path.insert(0, entry)
+    try:
+        yield
+    finally:
+        try:
+            sys.path.remove(entry)
+        except ValueError:
+            pass
+
+
+def _is_file_reference(module: str) -> bool:
+    return module.endswith(".py") or "/" in module or "\\" in module
+
+
+def load_class(type_name: str, spec_file: Path, fail) -> type:
+    """The class a custom `type:` names; `fail(message)` makes the SpecError at its line."""
+    module_name, _, class_name = type_name.rpartition(":")
+    folder = spec_file.resolve().parent
+    with _on_import_path(folder):
+        if _is_file_reference(module_name):
+            module = _load_file(folder / module_name, module_name, fail)
+        else:
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError as exc:
+                if exc.name and module_name.startswith(exc.name):
+                    raise fail(f"no module named {module_name!r} (looked in {folder} and the Python path)")
+                raise fail(f"importing {module_name} failed: {_one_line(exc)}")
+            except Exception as exc:  # the user's module raised while importing
+                raise fail(f"importing {module_name} failed: {_one_line(exc)}")
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        names = [n for n, v in vars(module).items() if inspect.isclass(v) and v.__module__ == module.__name__]
+        listed = f"; it defines: {', '.join(names)}" if names else ""
+        raise fail(f"{module_name} has no class {class_name!r}{listed}")
+    if not callable(cls):
+        raise fail(f"{type_name} is not a class")
+    return cls
+
+
+def _load_file(path: Path, shown: str, fail):
+    path = path.resolve()
+    if path in _loaded_files:
+        return _loaded_files[path]
+    if not path.is_file():
+        raise fail(f"no such file: {shown} (looked for {path})")
+    # One module per file path, so that two folders' layers.py never collide.
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
+    name = f"gradcheck_custom_{path.stem}_{digest}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise fail(f"cannot import {shown}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        del sys.modules[name]
+        raise fail(f"importing {shown} failed: SyntaxError at line {exc.lineno}: {exc.msg}")
+    except BaseException as exc:  # SystemExit from a stray script counts too
+        del sys.modules[name]
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise fail(f"importing {shown} failed: {_one_line(exc)}")
+    _loaded_files[path] = module
+    return module
+
+
+def check_options(cls: type, type_name: str, options: dict, fail) -> None:
+    """Refuse options the constructor does not take, as a spec error rather than a TypeError."""
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(**options)
+    except TypeError as exc:
+        accepted = [p.name for p in signature.parameters.values()
+                    if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        takes = f"it takes: {', '.join(accepted)}" if accepted else "it takes no options"
+        raise fail(f"{type_name} cannot be built with these options ({exc}); {takes}")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

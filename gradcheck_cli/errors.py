@@ -1,0 +1,38 @@
+"""The two kinds of trouble a run can meet, kept apart because they end differently.
+
+SpecError: the spec itself is wrong (exit code 2); it always knows its file and line.
+LayerError: a layer misbehaved while being checked (that spec's outcome is "error").
+"""
+from __future__ import annotations
+
+
+class SpecError(Exception):
+    """An invalid spec: `file:line: where: what`, one line, exit code 2."""
+
+    def __init__(self, message: str, file: str | None = None, line: int | None = None, where: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        self.where = where
+
+    def __str__(self) -> str:
+        place = self.file or "<spec>"
+        if self.line is not None:
+            place = f"{place}:{self.line}"
+        what = f"{self.where}: {self.message}" if self.where else self.message
+        return f"{place}: {what}"
+
+
+class LayerError(Exception):
+    """A layer raised, returned a wrong shape, omitted a gradient or produced NaN/Inf."""
+
+    def __init__(self, layer: str, message: str, index: int | None = None):
+        super().__init__(f"layer {layer}: {message}")
+        self.layer = layer
+        self.index = index
+        self.message = message
+
+
+class ShapeError(ValueError):
+    """A built-in layer received an input it cannot take; becomes a SpecError at its line."""

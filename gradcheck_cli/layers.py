@@ -1,0 +1,223 @@
+"""Built-in layers. Each is a custom layer like any other: build / forward / backward, with
+forward and its local backward side by side, written as the equations of math.md.
+
+Shapes: X is (N, ..., m): rows are data points, the last axis is features.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .options import Option
+
+
+class Builtin:
+    """What every built-in shares: no parameters unless build makes some."""
+
+    options: dict[str, Option] = {}
+
+    def __init__(self):
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+
+    def build(self, input_shape, rng):
+        pass
+
+
+class Linear(Builtin):
+    """Y = X W + b.   X: (N, m), W: (m, n), b: (n,) -> Y: (N, n)."""
+
+    options = {
+        "out": Option("positive_int", doc="number of output features n"),
+        "bias": Option("bool", True, doc="add a learnable bias b"),
+    }
+
+    def __init__(self, out, bias=True):
+        super().__init__()
+        self.out, self.bias = out, bias
+
+    def build(self, input_shape, rng):
+        m = input_shape[-1]
+        self.params["W"] = rng.standard_normal((m, self.out)) / math.sqrt(m)
+        if self.bias:
+            self.params["b"] = 0.1 * rng.standard_normal(self.out)
+
+    def forward(self, x):
+        self.x = x
+        y = x @ self.params["W"]
+        return y + self.params["b"] if self.bias else y
+
+    def backward(self, g):
+        rows_x = self.x.reshape(-1, self.x.shape[-1])
+        rows_g = g.reshape(-1, g.shape[-1])
+        self.grads["W"] = rows_x.T @ rows_g          # dL/dW = Xᵀ · dL/dY
+        if self.bias:
+            self.grads["b"] = rows_g.sum(axis=0)      # dL/db = sum over rows of dL/dY
+        return g @ self.params["W"].T                # dL/dX = dL/dY · Wᵀ
+
+
+class Elementwise(Builtin):
+    """Y = σ(X) entry by entry. The Jacobian is diagonal, so dL/dX = dL/dY ⊙ σ'(X)."""
+
+    def f(self, x):
+        raise NotImplementedError
+
+    def df(self, x):
+        raise NotImplementedError
+
+    def forward(self, x):
+        self.x = x
+        return self.f(x)
+
+    def backward(self, g):
+        return g * self.df(self.x)
+
+
+def _sigmoid(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # the same function, without exp overflow
+
+
+class Sigmoid(Elementwise):
+    """σ(x) = 1 / (1 + e^-x);  σ' = σ (1 - σ)."""
+
+    def f(self, x):
+        return _sigmoid(x)
+
+    def df(self, x):
+        s = _sigmoid(x)
+        return s * (1.0 - s)
+
+
+class Tanh(Elementwise):
+    """tanh(x);  tanh' = 1 - tanh²."""
+
+    def f(self, x):
+        return np.tanh(x)
+
+    def df(self, x):
+        return 1.0 - np.tanh(x) ** 2
+
+
+class ReLU(Elementwise):
+    """max(x, 0);  derivative 1 where x > 0, else 0 (0 is a valid subgradient at the kink)."""
+
+    def f(self, x):
+        return np.maximum(x, 0.0)
+
+    def df(self, x):
+        return (x > 0).astype(x.dtype)
+
+
+class LeakyReLU(Elementwise):
+    """x where x > 0, else slope·x;  derivative 1 or slope."""
+
+    options = {"slope": Option("number", 0.01, doc="slope for x < 0")}
+
+    def __init__(self, slope=0.01):
+        super().__init__()
+        self.slope = slope
+
+    def f(self, x):
+        return np.where(x > 0, x, self.slope * x)
+
+    def df(self, x):
+        return np.where(x > 0, 1.0, self.slope).astype(x.dtype)
+
+
+class ELU(Elementwise):
+    """x where x > 0, else alpha·(e^x - 1);  derivative 1 or alpha·e^x."""
+
+    options = {"alpha": Option("positive_number", 1.0, doc="scale of the negative part")}
+
+    def __init__(self, alpha=1.0):
+        super().__init__()
+        self.alpha = alpha
+
+    def f(self, x):
+        return np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0.0)))
+
+    def df(self, x):
+        return np.where(x > 0, 1.0, self.alpha * np.exp(np.minimum(x, 0.0))).astype(x.dtype)
+
+
+class Softplus(Elementwise):
+    """log(1 + e^x);  derivative σ(x)."""
+
+    def f(self, x):
+        return np.logaddexp(0.0, x).astype(x.dtype)
+
+    def df(self, x):
+        return _sigmoid(x)
+
+
+_GELU_C = math.sqrt(2.0 / math.pi)
+
+
+class GELU(Elementwise):
+    """x·Φ(x) in its tanh form: 0.5·x·(1 + tanh(c·(x + 0.044715·x³))), c = √(2/π)."""
+
+    def f(self, x):
+        return 0.5 * x * (1.0 + np.tanh(_GELU_C * (x + 0.044715 * x**3)))
+
+    def df(self, x):
+        t = np.tanh(_GELU_C * (x + 0.044715 * x**3))
+        return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t**2) * _GELU_C * (1.0 + 3 * 0.044715 * x**2)
+
+
+class SiLU(Elementwise):
+    """x·σ(x) (swish);  derivative σ(x)·(1 + x·(1 - σ(x)))."""
+
+    def f(self, x):
+        return x * _sigmoid(x)
+
+    def df(self, x):
+        s = _sigmoid(x)
+        return s * (1.0 + x * (1.0 - s))
+
+
+class Softmax(Builtin):
+    """Each row to probabilities: y = e^x / Σ e^x over the last axis.
+
+    Not element-wise: a row's Jacobian is diag(y) - y yᵀ, so dL/dx = y ⊙ (g - <g, y>).
+    """
+
+    def forward(self, x):
+        e = np.exp(x - x.max(axis=-1, keepdims=True))
+        self.y = e / e.sum(axis=-1, keepdims=True)
+        return self.y
+
+    def backward(self, g):
+        return self.y * (g - (g * self.y).sum(axis=-1, keepdims=True))
+
+
+class LogSoftmax(Builtin):
+    """y = x - logsumexp(x) over the last axis;  dL/dx = g - softmax(x)·Σ g."""
+
+    def forward(self, x):
+        shifted = x - x.max(axis=-1, keepdims=True)
+        log_total = np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+        self.probs = np.exp(shifted - log_total)
+        return shifted - log_total
+
+    def backward(self, g):
+        return g - self.probs * g.sum(axis=-1, keepdims=True)
+
+
+class Residual(Builtin):
+    """y = x + f(x), f a stack of layers: a copy gate, the branch, an add gate.
+
+    dL/dx = dL/dy + backward_f(dL/dy). The branch must keep the shape of x.
+    """
+
+    options = {"layers": Option("layers", doc="the branch f, a list of layers like the top level")}
+
+    def __init__(self, layers):
+        super().__init__()
+        self.branch = layers  # a built network.Stack; its layers own the parameters
+
+    def forward(self, x):
+        return x + self.branch.forward(x)
+
+    def backward(self, g):
+        return g + self.branch.backward(g)

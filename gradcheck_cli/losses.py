@@ -1,0 +1,81 @@
+"""Losses: the network's output Y to a scalar L, and dL/dY.
+
+Each draws its fixed random targets once, from the spec's seed, in `prepare`. The value is
+computed in float64 whatever the spec's dtype, so the loss adds no rounding of its own.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ShapeError
+from .options import Option
+
+
+def _log_softmax(z):
+    shifted = z - z.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+class MSE:
+    """L = mean((Y - T)²), T ~ N(0, 1);  dL/dY = 2 (Y - T) / size."""
+
+    options: dict[str, Option] = {}
+
+    def prepare(self, shape, rng):
+        self.target = rng.standard_normal(shape)
+
+    def value(self, y):
+        return float(np.mean((y.astype(np.float64) - self.target) ** 2))
+
+    def grad(self, y):
+        return 2.0 * (y - self.target) / y.size
+
+
+class CrossEntropy:
+    """Logits Y: (N, C), integer classes t: L = mean over rows of -log softmax(Y)[t];
+    dL/dY = (softmax(Y) - onehot(t)) / N."""
+
+    options: dict[str, Option] = {}
+
+    def prepare(self, shape, rng):
+        if len(shape) != 2:
+            raise ShapeError(f"cross_entropy needs logits of shape (N, classes), got {tuple(shape)}")
+        self.labels = rng.integers(shape[1], size=shape[0])
+        self.onehot = np.eye(shape[1])[self.labels]
+
+    def value(self, y):
+        return float(-np.mean(np.sum(self.onehot * _log_softmax(y.astype(np.float64)), axis=1)))
+
+    def grad(self, y):
+        return (np.exp(_log_softmax(y)) - self.onehot) / y.shape[0]
+
+
+class BCEWithLogits:
+    """Logits Z, targets t in {0, 1}: L = mean(log(1 + e^Z) - t·Z);  dL/dZ = (σ(Z) - t) / size."""
+
+    options: dict[str, Option] = {}
+
+    def prepare(self, shape, rng):
+        self.target = rng.integers(0, 2, size=shape).astype(np.float64)
+
+    def value(self, z):
+        z = z.astype(np.float64)
+        return float(np.mean(np.logaddexp(0.0, z) - self.target * z))
+
+    def grad(self, z):
+        return (0.5 * (1.0 + np.tanh(0.5 * z)) - self.target) / z.size
+
+
+class Dot:
+    """L = sum(R ⊙ Y) with a fixed random R: dL/dY = R, the raw vector-Jacobian product."""
+
+    options: dict[str, Option] = {}
+
+    def prepare(self, shape, rng):
+        self.weights = rng.standard_normal(shape)
+
+    def value(self, y):
+        return float(np.sum(self.weights * y.astype(np.float64)))
+
+    def grad(self, y):
+        return self.weights.copy()

@@ -1,0 +1,233 @@
+"""The stack of layers a spec describes, built and run with every layer call guarded: whatever
+a layer does wrong (raises, wrong shape, missing gradient, NaN) becomes a LayerError that
+names it."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import numpy as np
+
+from . import custom
+from .errors import LayerError, ShapeError, SpecError
+from .registry import LAYERS, LOSSES
+from .spec import LayerSpec, Spec
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+@dataclass
+class Entry:
+    """One layer of a stack, with what the checker needs to name it."""
+
+    label: str          # "2", or "2.0" for the first layer of the branch of layer 2
+    type: str           # as written in the spec
+    layer: Any
+    line: int | None
+    branch: "Stack | None" = None
+    input_shape: tuple = ()
+
+    @property
+    def name(self) -> str:
+        return f"{self.label} ({self.type})"
+
+    def fail(self, message: str) -> LayerError:
+        return LayerError(self.name, message, index=int(self.label.split(".")[0]))
+
+    def params(self) -> dict:
+        params = getattr(self.layer, "params", None)
+        return params if isinstance(params, dict) else {}
+
+    def forward(self, x):
+        try:
+            y = self.layer.forward(x)
+        except LayerError:
+            raise
+        except Exception as exc:
+            raise self.fail(f"forward raised {_one_line(exc)}") from None
+        if not isinstance(y, np.ndarray):
+            raise self.fail(f"forward returned {type(y).__name__}, expected a numpy array")
+        if y.ndim == 0 or y.shape[0] != x.shape[0]:
+            raise self.fail(f"forward returned shape {y.shape} for input {x.shape}: "
+                            "the first axis (rows, data points) must be kept")
+        return y
+
+    def backward(self, g, x_shape):
+        try:
+            dx = self.layer.backward(g)
+        except LayerError:
+            raise
+        except Exception as exc:
+            raise self.fail(f"backward raised {_one_line(exc)}") from None
+        if not isinstance(dx, np.ndarray):
+            raise self.fail(f"backward returned {type(dx).__name__}, expected dL/dx as a numpy array")
+        if dx.shape != x_shape:
+            raise self.fail(f"backward returned dL/dx of shape {dx.shape}, expected {x_shape} (the shape of x)")
+        return dx
+
+    def param_grads(self) -> dict[str, np.ndarray]:
+        """Copies of the gradients backward stored, checked against the parameters."""
+        grads = getattr(self.layer, "grads", None)
+        grads = grads if isinstance(grads, dict) else {}
+        result = {}
+        for name, value in self.params().items():
+            if name not in grads:
+                raise self.fail(f"backward did not set grads[{name!r}]")
+            grad = np.asarray(grads[name])
+            if grad.shape != np.shape(value):
+                raise self.fail(f"grads[{name!r}] has shape {grad.shape}, expected {np.shape(value)} "
+                                f"(the shape of params[{name!r}])")
+            result[name] = grad.copy()
+        return result
+
+
+@dataclass
+class Stack:
+    """Layers applied in order; a residual's branch is a Stack too."""
+
+    entries: list[Entry] = field(default_factory=list)
+
+    def forward(self, x, start: int = 0):
+        for entry in self.entries[start:]:
+            x = entry.forward(x)
+        return x
+
+    def backward(self, g):
+        for entry in reversed(self.entries):
+            g = entry.backward(g, entry.input_shape)
+        return g
+
+    def walk(self) -> Iterator[Entry]:
+        """Every entry, nested ones right after their residual."""
+        for entry in self.entries:
+            yield entry
+            if entry.branch is not None:
+                yield from entry.branch.walk()
+
+
+def parameters(entry: Entry) -> list[tuple[str, Entry, str]]:
+    """(shown name, owning entry, key in its params) for a top-level entry and its branch.
+    Parameters inside a residual branch are named by position: "0.W" is W of its layer 0."""
+    found = [(name, entry, name) for name in entry.params()]
+    if entry.branch is not None:
+        for child in entry.branch.entries:
+            prefix = child.label[len(entry.label) + 1:]
+            found += [(f"{prefix}.{shown}", owner, key) for shown, owner, key in parameters(child)]
+    return found
+
+
+@dataclass
+class Network:
+    """The built spec: input X, the stack, the loss with its fixed targets."""
+
+    spec: Spec
+    stack: Stack
+    loss: Any
+    x: np.ndarray
+    dtype: np.dtype
+
+    def loss_from(self, k: int, x) -> float:
+        """L as a function of the input of top-level layer k (layer 0: the network input)."""
+        return self.loss.value(self.stack.forward(x, start=k))
+
+    @contextmanager
+    def params_as(self, dtype) -> Iterator[None]:
+        """Temporarily swap every parameter for a copy in `dtype` (the float64 shadow)."""
+        saved = []
+        for entry in self.stack.walk():
+            params = entry.params()
+            for name, value in list(params.items()):
+                saved.append((params, name, value))
+                params[name] = np.array(value, dtype=dtype)
+        try:
+            yield
+        finally:
+            for params, name, value in saved:
+                params[name] = value
+
+
+def build_network(spec: Spec) -> Network:
+    """Instantiate and build every layer, running the input through to learn each shape."""
+    dtype = np.dtype(spec.dtype)
+    input_seed, layer_seed, target_seed = np.random.SeedSequence(spec.seed).spawn(3)
+    x = np.random.default_rng(input_seed).standard_normal(spec.input).astype(dtype)
+    stack, y = _build_stack(spec.layers, x, layer_seed, "", spec, dtype)
+    loss_spec = spec.loss
+    loss = LOSSES[loss_spec.type](**loss_spec.options)
+    try:
+        loss.prepare(y.shape, np.random.default_rng(target_seed))
+    except ShapeError as exc:
+        raise SpecError(str(exc), spec.path, loss_spec.line, where="loss") from None
+    return Network(spec, stack, loss, x, dtype)
+
+
+def _build_stack(layer_specs: list[LayerSpec], x, seed: np.random.SeedSequence, prefix: str,
+                 spec: Spec, dtype) -> tuple[Stack, np.ndarray]:
+    stack = Stack()
+    for i, (layer_spec, layer_seed) in enumerate(zip(layer_specs, seed.spawn(len(layer_specs)))):
+        entry = _make_entry(layer_spec, f"{prefix}{i}", x, layer_seed, spec, dtype)
+        rng = np.random.default_rng(layer_seed.spawn(1)[0])
+        entry.input_shape = x.shape
+        build = getattr(entry.layer, "build", None)
+        if callable(build):
+            try:
+                build(x.shape, rng)
+            except Exception as exc:
+                raise entry.fail(f"build raised {_one_line(exc)}") from None
+        _cast_params(entry, dtype)
+        try:
+            y = entry.forward(x)
+        except LayerError as exc:
+            if not layer_spec.custom and isinstance(exc.__context__, ShapeError):
+                raise SpecError(str(exc.__context__), spec.path, layer_spec.line,
+                                where=_where(layer_spec)) from None
+            raise
+        if entry.branch is not None and y.shape != x.shape:
+            raise SpecError(f"the residual branch maps shape {x.shape} to {y.shape}; y = x + f(x) needs f "
+                            "to keep the shape", spec.path, layer_spec.line, where=_where(layer_spec))
+        stack.entries.append(entry)
+        x = y
+    return stack, x
+
+
+def _where(layer_spec: LayerSpec) -> str:
+    from .yaml_marks import format_path
+    return format_path(layer_spec.path)
+
+
+def _make_entry(layer_spec: LayerSpec, label: str, x, seed, spec: Spec, dtype) -> Entry:
+    def fail(message: str) -> SpecError:
+        return SpecError(message, spec.path, layer_spec.line, where=_where(layer_spec))
+
+    if layer_spec.custom:
+        cls = custom.load_class(layer_spec.type, spec.file, fail)
+        custom.check_options(cls, layer_spec.type, layer_spec.options, fail)
+        try:
+            layer = cls(**layer_spec.options)
+        except Exception as exc:
+            raise LayerError(f"{label} ({layer_spec.type})", f"constructor raised {_one_line(exc)}",
+                             index=int(label.split(".")[0])) from None
+        for method in ("forward", "backward"):
+            if not callable(getattr(layer, method, None)):
+                raise fail(f"{layer_spec.type} has no {method}() method; a layer needs forward(x) and backward(grad_out)")
+        return Entry(label, layer_spec.type, layer, layer_spec.line)
+    options = dict(layer_spec.options)
+    branch = None
+    if layer_spec.children:
+        branch, _ = _build_stack(layer_spec.children, x, seed.spawn(1)[0], f"{label}.", spec, dtype)
+        options["layers"] = branch
+    return Entry(label, layer_spec.type, LAYERS[layer_spec.type](**options), layer_spec.line, branch)
+
+
+def _cast_params(entry: Entry, dtype) -> None:
+    params = entry.params()
+    for name, value in list(params.items()):
+        array = np.asarray(value)
+        if not np.issubdtype(array.dtype, np.floating):
+            raise entry.fail(f"params[{name!r}] is {array.dtype}, expected a float array")
+        if array.dtype != dtype or not isinstance(value, np.ndarray):
+            params[name] = array.astype(dtype)

@@ -1,0 +1,74 @@
+"""Central finite differences, and a closer look at the elements that disagree.
+
+`evaluate()` returns the scalar loss for the current contents of `theta`; theta is perturbed
+in place, one element at a time, and every element is restored to its exact original value.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def default_step(dtype) -> float:
+    """cbrt(machine epsilon): where truncation (h²) and rounding (ε/h) errors balance."""
+    return float(np.finfo(dtype).eps) ** (1.0 / 3.0)
+
+
+def _shift(theta, idx, old, delta) -> float:
+    """Set theta[idx] = old + delta and return the step actually taken after rounding."""
+    theta[idx] = old + delta
+    return float(theta[idx]) - float(old)
+
+
+def central_differences(evaluate, theta: np.ndarray, step: float) -> np.ndarray:
+    """(L(θ+h) - L(θ-h)) / 2h for every element, with h = step·max(1, |θ|)."""
+    numeric = np.empty(theta.shape, dtype=np.float64)
+    for idx in np.ndindex(theta.shape):
+        old = theta[idx].copy()
+        h = step * max(1.0, abs(float(old)))
+        try:
+            up = _shift(theta, idx, old, h)
+            loss_up = evaluate()
+            down = _shift(theta, idx, old, -h)
+            loss_down = evaluate()
+        finally:
+            theta[idx] = old
+        numeric[idx] = (loss_up - loss_down) / (up - down)
+    return numeric
+
+
+@dataclass
+class CloserLook:
+    """Several estimates of one derivative, from steps h and h/2."""
+
+    richardson: float   # (4·D(h/2) - D(h)) / 3: the h² error term cancelled
+    noise: float        # how far the estimates disagree: the finite difference's own error
+    left: float         # one-sided second-order derivative from below
+    right: float        # ... and from above; they differ where a kink is within h of θ
+
+
+def closer_look(evaluate, theta: np.ndarray, idx: tuple, step: float, loss_here: float,
+                rounding: float) -> CloserLook:
+    """Re-estimate d L / d theta[idx] with steps h and h/2 on both sides.
+
+    `rounding` is machine epsilon of the arithmetic that computes L: it bounds the noise
+    from below, so two estimates that agree by chance are not taken as exact."""
+    old = theta[idx].copy()
+    h = step * max(1.0, abs(float(old)))
+    losses, steps = {}, {}
+    try:
+        for k in (-2, -1, 1, 2):
+            steps[k] = _shift(theta, idx, old, k * h / 2)
+            losses[k] = evaluate()
+    finally:
+        theta[idx] = old
+    d_full = (losses[2] - losses[-2]) / (steps[2] - steps[-2])
+    d_half = (losses[1] - losses[-1]) / (steps[1] - steps[-1])
+    richardson = (4.0 * d_half - d_full) / 3.0
+    magnitude = max(abs(loss_here), *(abs(v) for v in losses.values()))
+    noise = max(abs(d_full - d_half), 10.0 * rounding * magnitude / h)
+    # f'(θ) ≈ (-3 f(θ) + 4 f(θ + k) - f(θ + 2k)) / 2k with k = ±h/2: exact for a parabola.
+    right = (-3.0 * loss_here + 4.0 * losses[1] - losses[2]) / (2.0 * steps[1])
+    left = (-3.0 * loss_here + 4.0 * losses[-1] - losses[-2]) / (2.0 * steps[-1])
+    return CloserLook(richardson, noise, left, right)

@@ -1,0 +1,98 @@
+"""The JSON report, version 1. The fields of the issue's example are a contract; more may be
+added, none renamed. Written to a temporary file and renamed, so a reader never sees half."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from .results import LayerCheck, RunResult, SpecResult, TensorCheck
+
+VERSION = 1
+
+
+def _number(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def tensor_dict(check: TensorCheck) -> dict:
+    return {
+        "layer": check.layer,
+        "type": check.type,
+        "tensor": check.tensor,
+        "shape": list(check.shape),
+        "max_abs_error": _number(check.max_abs_error),
+        "max_rel_error": _number(check.max_rel_error),
+        "worst_index": list(check.worst_index),
+        "analytic": _number(check.analytic),
+        "numeric": _number(check.numeric),
+        "outcome": check.outcome,
+        "elements": check.elements,
+        "mismatches": check.mismatches,
+        "kinks": check.kinks,
+    }
+
+
+def layer_dict(layer: LayerCheck) -> dict:
+    return {"layer": layer.layer, "type": layer.type, "outcome": layer.outcome,
+            "checks": [tensor_dict(c) for c in layer.checks]}
+
+
+def spec_dict(spec: SpecResult) -> dict:
+    return {
+        "path": spec.path,
+        "name": spec.name,
+        "outcome": spec.outcome,
+        "error": spec.error,
+        "checks": [tensor_dict(c) for c in spec.checks],
+        "suspect_layer": spec.suspect_layer,
+        "layers": [layer_dict(layer) for layer in spec.layer_checks],
+        "dtype": spec.dtype,
+        "tolerance": {"rtol": spec.rtol, "atol": spec.atol},
+        "step": spec.step,
+        "notes": spec.notes,
+        "seconds": round(spec.seconds, 4),
+    }
+
+
+def report_dict(run: RunResult) -> dict:
+    return {
+        "version": VERSION,
+        "passed": run.passed,
+        "summary": {
+            "specs": len(run.specs),
+            "passed": run.count("passed"),
+            "failed": run.count("failed"),
+            "errors": run.count("error"),
+            "seconds": round(run.seconds, 4),
+        },
+        "specs": [spec_dict(s) for s in run.specs],
+    }
+
+
+def write_json(run: RunResult, target: str) -> None:
+    """`target` is a file path, or "-" for standard output."""
+    text = json.dumps(report_dict(run), indent=2) + "\n"
+    if target == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    write_atomically(Path(target), text)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise

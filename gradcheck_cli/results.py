@@ -1,0 +1,82 @@
+"""What a run found, as plain data: the renderers (console, JSON) read these and nothing else."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+PASSED, FAILED, ERROR = "passed", "failed", "error"
+
+
+@dataclass
+class TensorCheck:
+    """One tensor's analytic gradient against its numeric one."""
+
+    layer: int                 # top-level layer index
+    type: str                  # that layer's type as written in the spec
+    tensor: str                # "input" (dL/d of the layer's input), or a parameter name
+    shape: tuple[int, ...]
+    max_abs_error: float
+    max_rel_error: float
+    worst_index: tuple[int, ...]
+    analytic: float            # at the worst index
+    numeric: float
+    outcome: str               # passed | failed
+    elements: int
+    mismatches: int = 0
+    kinks: int = 0
+    rel_errors: Any = field(default=None, repr=False)  # per element, for the heatmap
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == PASSED
+
+
+@dataclass
+class LayerCheck:
+    """A layer checked alone: backward(G) against the central difference of <G, f(x)>."""
+
+    layer: int
+    type: str
+    outcome: str
+    checks: list[TensorCheck]
+
+    @property
+    def wrong_tensors(self) -> list[str]:
+        return [c.tensor for c in self.checks if not c.passed]
+
+
+@dataclass
+class SpecResult:
+    path: str
+    name: str
+    outcome: str                               # passed | failed | error
+    error: str | None = None
+    checks: list[TensorCheck] = field(default_factory=list)
+    layer_checks: list[LayerCheck] = field(default_factory=list)
+    suspect_layer: int | None = None
+    dtype: str = "float64"
+    rtol: float | None = None
+    atol: float | None = None
+    step: float | None = None
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    invalid: bool = False                      # the spec itself was bad (exit code 2)
+
+
+@dataclass
+class RunResult:
+    specs: list[SpecResult]
+    seconds: float = 0.0
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for s in self.specs if s.outcome == outcome)
+
+    @property
+    def passed(self) -> bool:
+        return all(s.outcome == PASSED for s in self.specs)
+
+    @property
+    def exit_code(self) -> int:
+        if any(s.invalid for s in self.specs):
+            return 2
+        return 0 if self.passed else 1

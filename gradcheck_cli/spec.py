@@ -1,0 +1,238 @@
+"""The spec format: a declarative schema, and a validator that turns a YAML file into a Spec
+or raises one SpecError that says `file:line: where: what`."""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import yaml_marks
+from .errors import SpecError
+from .options import Option, check_value, describe
+from .registry import LAYERS, LOSSES
+
+DTYPES = ("float64", "float32")
+
+# The top level of a spec. `layers`, `loss` and `tolerance` have structure of their own below.
+TOP_LEVEL = {
+    "name": Option("string", None, doc="shown in reports; defaults to the file's stem"),
+    "seed": Option("non_negative_int", 0, doc="seeds every random draw: input, parameters, targets"),
+    "dtype": Option("string", "float64", choices=DTYPES, doc="dtype of the input and parameters"),
+    "input": Option("shape", doc="shape of X: N rows (data points) x features"),
+    "layers": Option("layers", doc="the stack, first layer first"),
+    "loss": Option("loss", "mse", doc="scalar loss on the last layer's output"),
+    "tolerance": Option("tolerance", None, doc="overrides the dtype's default rtol/atol"),
+    "step": Option("positive_number", None, doc="finite-difference step factor h/max(1,|θ|)"),
+}
+TOLERANCE = {
+    "rtol": Option("non_negative_number", None, doc="relative tolerance"),
+    "atol": Option("non_negative_number", None, doc="absolute tolerance"),
+}
+MAX_DIMS = 6
+
+
+@dataclass
+class LayerSpec:
+    type: str                    # a registry name, or "module:Class" / "path/file.py:Class"
+    options: dict[str, Any]
+    path: tuple                  # where it sits in the document: ("layers", 2)
+    line: int | None
+    children: list["LayerSpec"] = field(default_factory=list)  # a residual's branch
+
+    @property
+    def custom(self) -> bool:
+        return ":" in self.type
+
+
+@dataclass
+class LossSpec:
+    type: str
+    options: dict[str, Any]
+    line: int | None
+
+
+@dataclass
+class Spec:
+    path: str                    # as the user gave it
+    file: Path                   # resolved, for custom layer paths
+    name: str
+    seed: int
+    dtype: str
+    input: tuple[int, ...]
+    layers: list[LayerSpec]
+    loss: LossSpec
+    rtol: float | None
+    atol: float | None
+    step: float | None
+    marks: yaml_marks.Marks
+
+
+def load_spec(path: str) -> Spec:
+    """Read and validate one spec file."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError("no such file", path) from None
+    except IsADirectoryError:
+        raise SpecError("is a folder, not a spec file", path) from None
+    except UnicodeDecodeError:
+        raise SpecError("not a text file (it is not valid UTF-8)", path) from None
+    except OSError as exc:
+        raise SpecError(f"cannot read: {exc.strerror}", path) from None
+    data, marks = yaml_marks.load(text, path)
+    return parse_spec(data, marks, path, file)
+
+
+def parse_spec(data: Any, marks: yaml_marks.Marks, path: str, file: Path) -> Spec:
+    if data is None:
+        raise SpecError("the file is empty; a spec needs at least 'input' and 'layers'", path, 1)
+    if not isinstance(data, dict):
+        raise marks.error((), f"expected a mapping with 'input' and 'layers', got {describe(data)}")
+    _reject_unknown(data, TOP_LEVEL, (), marks, "a spec")
+    for key, option in TOP_LEVEL.items():
+        if option.required and key not in data:
+            raise SpecError(f"missing required key '{key}'", path, marks.line(()))
+    for key in ("name", "seed", "dtype", "step"):
+        nullable = TOP_LEVEL[key].default is None
+        if key in data and not (nullable and data[key] is None):
+            _check((key,), TOP_LEVEL[key], data[key], marks)
+
+    tolerance = data.get("tolerance") or {}
+    if not isinstance(tolerance, dict):
+        raise marks.error(("tolerance",), f"expected a mapping like {{rtol: 1e-6, atol: 1e-9}}, got {describe(tolerance)}")
+    _reject_unknown(tolerance, TOLERANCE, ("tolerance",), marks, "tolerance")
+    for key, value in tolerance.items():
+        _check(("tolerance", key), TOLERANCE[key], value, marks)
+
+    return Spec(
+        path=path,
+        file=file,
+        name=data.get("name") or file.stem,
+        seed=data.get("seed", 0),
+        dtype=data.get("dtype", "float64"),
+        input=_parse_shape(data["input"], marks),
+        layers=_parse_layers(data["layers"], ("layers",), marks),
+        loss=_parse_loss(data.get("loss", "mse"), marks),
+        rtol=tolerance.get("rtol"),
+        atol=tolerance.get("atol"),
+        step=data.get("step"),
+        marks=marks,
+    )
+
+
+def _check(path: tuple, option: Option, value: Any, marks) -> None:
+    problem = check_value(option, value)
+    if problem:
+        raise marks.error(path, problem)
+
+
+def _reject_unknown(mapping: dict, known: dict, path: tuple, marks, what: str) -> None:
+    for key in mapping:
+        if key not in known:
+            hint = _did_you_mean(str(key), known)
+            raise marks.error(path + (key,), f"unknown key for {what}{hint}; expected one of: {', '.join(known)}",
+                              key=True)
+
+
+def _did_you_mean(name: str, known) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _parse_shape(value: Any, marks) -> tuple[int, ...]:
+    where = ("input",)
+    ok = (isinstance(value, list) and 2 <= len(value) <= MAX_DIMS
+          and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value))
+    if not ok:
+        if isinstance(value, list):
+            for i, v in enumerate(value):
+                if not (isinstance(v, int) and not isinstance(v, bool) and v > 0):
+                    raise marks.error(where + (i,), f"expected a positive integer, got {describe(v)}")
+        raise marks.error(where, f"expected a list of 2 to {MAX_DIMS} positive integers "
+                                 f"(rows, then features), like [4, 3], got {describe(value)}"
+                          + (f" of length {len(value)}" if isinstance(value, list) else ""))
+    return tuple(value)
+
+
+def _split_entry(entry: Any, path: tuple, marks) -> tuple[str, dict, tuple]:
+    """The three layer forms -> (type, options, path of the options mapping)."""
+    if isinstance(entry, str):
+        return entry, {}, path
+    if isinstance(entry, dict):
+        if "type" in entry:
+            options = {k: v for k, v in entry.items() if k != "type"}
+            if not isinstance(entry["type"], str):
+                raise marks.error(path + ("type",), f"expected a layer name, got {describe(entry['type'])}")
+            return entry["type"], options, path
+        if len(entry) == 1:
+            (name, options), = entry.items()
+            if options is None:
+                options = {}
+            if not isinstance(options, dict):
+                raise marks.error(path + (name,), f"expected the options of {name} as a mapping, got {describe(options)}")
+            return str(name), options, path + (name,)
+        raise marks.error(path, "expected 'type:' or a single layer name as the key, "
+                                f"got keys {', '.join(map(str, entry))}")
+    raise marks.error(path, f"expected a layer name or a mapping, got {describe(entry)}")
+
+
+def _parse_layers(value: Any, path: tuple, marks) -> list[LayerSpec]:
+    if not isinstance(value, list):
+        raise marks.error(path, f"expected a list of layers, got {describe(value)}")
+    if not value:
+        raise marks.error(path, "expected at least one layer, got an empty list")
+    return [_parse_layer(entry, path + (i,), marks) for i, entry in enumerate(value)]
+
+
+def _parse_layer(entry: Any, path: tuple, marks) -> LayerSpec:
+    type_name, options, options_path = _split_entry(entry, path, marks)
+    line = marks.line(path)
+    if ":" in type_name:
+        module, _, cls = type_name.rpartition(":")
+        if not module or not cls.isidentifier():
+            raise marks.error(path, f"custom layer type {type_name!r} must look like "
+                                    "package.module:ClassName or path/to/file.py:ClassName")
+        return LayerSpec(type_name, dict(options), path, line)
+    if type_name not in LAYERS:
+        hint = _did_you_mean(type_name, LAYERS)
+        raise marks.error(path, f"unknown layer {type_name!r}{hint}; known layers: {', '.join(LAYERS)}, "
+                                "or a custom layer as module:Class or path/to/file.py:Class")
+    known = LAYERS[type_name].options
+    for key in options:
+        if key not in known:
+            expected = f"expected one of: {', '.join(known)}" if known else f"{type_name} takes no options"
+            raise marks.error(options_path + (key,), f"unknown option for {type_name}{_did_you_mean(str(key), known)}; "
+                                                     f"{expected}", key=True)
+    children: list[LayerSpec] = []
+    checked = {}
+    for key, option in known.items():
+        if key not in options:
+            if option.required:
+                raise marks.error(path, f"{type_name} needs option '{key}'")
+            continue
+        if option.kind == "layers":
+            children = _parse_layers(options[key], options_path + (key,), marks)
+        else:
+            _check(options_path + (key,), option, options[key], marks)
+            checked[key] = options[key]
+    return LayerSpec(type_name, checked, path, line, children)
+
+
+def _parse_loss(value: Any, marks) -> LossSpec:
+    path = ("loss",)
+    if isinstance(value, dict) and "type" not in value and len(value) != 1:
+        raise marks.error(path, "expected a loss name, {type: NAME} or {NAME: {}}")
+    type_name, options, options_path = _split_entry(value, path, marks)
+    if type_name not in LOSSES:
+        raise marks.error(path, f"unknown loss {type_name!r}{_did_you_mean(type_name, LOSSES)}; "
+                                f"known losses: {', '.join(LOSSES)}")
+    known = LOSSES[type_name].options
+    for key, option_value in options.items():
+        if key not in known:
+            raise marks.error(options_path + (key,), f"unknown option for loss {type_name}; "
+                              + (f"expected one of: {', '.join(known)}" if known else f"{type_name} takes no options"),
+                              key=True)
+        _check(options_path + (key,), known[key], option_value, marks)
+    return LossSpec(type_name, dict(options), marks.line(path))

@@ -1,0 +1,85 @@
+"""From analytic and numeric gradients to a verdict per tensor.
+
+An element matches when |a - n| <= atol + rtol·max(|a|, |n|) + noise. noise is zero at first;
+an element that does not match gets a closer look (numeric.closer_look) and is then accepted
+ - as noise, if the Richardson estimate matches within the finite difference's own error, or
+ - as a kink, if a lies between the one-sided derivatives from below and above, which
+   differ (a non-differentiable point within h: ReLU at 0, ties of a max, |x| at 0).
+Everything else is a mismatch, and one mismatch fails the tensor.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .numeric import CloserLook
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rtol: float
+    atol: float
+
+
+# Keyed by the spec's dtype; a spec's `tolerance:` and --rtol/--atol override them.
+DEFAULT_TOLERANCES = {
+    "float64": Tolerance(rtol=1e-6, atol=1e-9),
+    "float32": Tolerance(rtol=1e-3, atol=1e-5),
+}
+NOISE_SAFETY = 4.0  # accept a discrepancy up to this many times the estimated numeric error
+
+
+@dataclass
+class ElementVerdicts:
+    """Per-element outcome for one tensor."""
+
+    abs_error: np.ndarray
+    rel_error: np.ndarray
+    excess: np.ndarray      # |a - n| over what was allowed: > 1 is a mismatch
+    mismatch: np.ndarray    # bool
+    kink: np.ndarray        # bool: accepted as a subgradient at a kink
+    numeric: np.ndarray     # the best numeric estimate per element
+
+
+def relative_error(analytic, numeric, tol: Tolerance):
+    """|a - n| / max(|a|, |n|, atol/rtol): entries smaller than atol/rtol are measured
+    against that floor, so near-zero entries don't give meaningless ratios."""
+    floor = tol.atol / tol.rtol if tol.rtol > 0 else np.finfo(np.float64).tiny
+    scale = np.maximum(np.maximum(np.abs(analytic), np.abs(numeric)), max(floor, 1e-300))
+    return np.abs(analytic - numeric) / scale
+
+
+def _allowed(a, n, tol: Tolerance, noise):
+    return tol.atol + tol.rtol * np.maximum(np.abs(a), np.abs(n)) + noise
+
+
+def judge(analytic: np.ndarray, numeric: np.ndarray, tol: Tolerance, analytic_noise,
+          look) -> ElementVerdicts:
+    """`look(idx) -> CloserLook` re-examines one element; called only for disagreeing ones.
+    `analytic_noise`: known rounding error of the analytic side (float32 vs its float64 twin)."""
+    a = analytic.astype(np.float64)
+    n = numeric.astype(np.float64).copy()
+    noise = np.broadcast_to(np.asarray(analytic_noise, dtype=np.float64), a.shape)
+    allowed = _allowed(a, n, tol, noise)
+    excess = np.abs(a - n) / np.maximum(allowed, 1e-300)
+    kink = np.zeros(a.shape, dtype=bool)
+    for idx in zip(*np.nonzero(excess > 1.0)):
+        closer: CloserLook = look(idx)
+        value = a[idx]
+        smooth_allowed = _allowed(value, closer.richardson, tol, noise[idx] + NOISE_SAFETY * closer.noise)
+        if abs(value - closer.richardson) <= smooth_allowed:
+            n[idx] = closer.richardson
+            excess[idx] = abs(value - closer.richardson) / smooth_allowed
+            continue
+        low, high = sorted((closer.left, closer.right))
+        slack = _allowed(value, high, tol, noise[idx] + NOISE_SAFETY * closer.noise)
+        if high - low > slack and low - slack <= value <= high + slack:
+            kink[idx] = True
+            n[idx] = value  # a valid subgradient; report it as matching
+            excess[idx] = 0.0
+            continue
+        n[idx] = closer.richardson
+        excess[idx] = abs(value - closer.richardson) / smooth_allowed
+    abs_error = np.abs(a - n)
+    return ElementVerdicts(abs_error, relative_error(a, n, tol), excess, excess > 1.0, kink, n)

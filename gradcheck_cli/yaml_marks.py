@@ -1,0 +1,117 @@
+"""Load YAML safely and remember the line of every value, so every error can say `file:line`.
+
+Only plain data is built (mappings, lists, scalars): no Python objects, whatever tags the
+file carries. Aliases are expanded with a budget, so an alias bomb is refused, not obeyed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import re
+
+import yaml
+
+from .errors import SpecError
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also reads `1e-6` as a number (YAML 1.1 wants `1.0e-6`)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[0-9][0-9_]*[eE][-+]?[0-9]+"
+               r"|\.[0-9_]+(?:[eE][-+]?[0-9]+)?)$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"),
+    list("-+0123456789."),
+)
+
+Path = tuple  # a location in the document: ("layers", 1, "out")
+MAX_NODES = 100_000  # far above any real spec; an alias bomb expands to billions
+MAX_BYTES = 1_000_000
+
+
+@dataclass
+class Marks:
+    """Line numbers (1-based) of values and of mapping keys, by their path in the document."""
+
+    file: str
+    values: dict[Path, int] = field(default_factory=dict)
+    keys: dict[Path, int] = field(default_factory=dict)
+
+    def line(self, path: Path, key: bool = False) -> int | None:
+        """The line of `path`, or of its nearest ancestor when the path itself has none."""
+        table = self.keys if key else self.values
+        if path in table:
+            return table[path]
+        while path:
+            path = path[:-1]
+            if path in self.values:
+                return self.values[path]
+        return None
+
+    def error(self, path: Path, message: str, key: bool = False) -> SpecError:
+        return SpecError(message, self.file, self.line(path, key), where=format_path(path))
+
+
+def format_path(path: Path) -> str:
+    """("layers", 1, "out") -> "layers[1].out"."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def load(text: str, file: str) -> tuple[Any, Marks]:
+    """Parse one YAML document into plain data and its line marks."""
+    marks = Marks(file)
+    if len(text) > MAX_BYTES:
+        raise SpecError(f"the file is {len(text):,} bytes; a spec is at most {MAX_BYTES:,}", file, 1)
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise SpecError(f"YAML syntax error: {problem}", file, mark.line + 1 if mark else None) from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"YAML syntax error: {exc}", file, None) from None
+    try:
+        if node is None:
+            return None, marks
+        budget = [MAX_NODES]
+        return _convert(node, (), marks, loader, budget), marks
+    finally:
+        loader.dispose()
+
+
+def _convert(node: yaml.Node, path: Path, marks: Marks, loader: _Loader, budget: list[int]) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise SpecError(f"the document expands to more than {MAX_NODES:,} values (an alias bomb?)",
+                        marks.file, node.start_mark.line + 1)
+    marks.values.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)  # resolves `<<` merge keys
+        result: dict = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise SpecError("mapping keys must be plain names", marks.file, key_node.start_mark.line + 1,
+                                where=format_path(path))
+            key = loader.construct_object(key_node)
+            if not isinstance(key, (str, int, float, bool)) or key is None:
+                key = str(key)
+            if key in result:
+                raise SpecError(f"duplicate key {key!r}", marks.file, key_node.start_mark.line + 1,
+                                where=format_path(path))
+            marks.keys[path + (key,)] = key_node.start_mark.line + 1
+            result[key] = _convert(value_node, path + (key,), marks, loader, budget)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(item, path + (i,), marks, loader, budget) for i, item in enumerate(node.value)]
+    try:
+        return loader.construct_object(node)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpecError(f"cannot read value: {problem}", marks.file, node.start_mark.line + 1,
+                        where=format_path(path)) from None
