@@ -1,3 +1,3 @@
-from .cli import app
+from .cli import entry_point
 
-app(prog_name="gradcheck")
+entry_point()

@@ -1,6 +1,9 @@
-"""The `gradcheck` command: thin typer commands over the runner and the two renderers."""
+"""The `gradcheck` command: thin typer commands over pure modules. A domain error becomes one
+printed line and an exit code: 0 all passed, 1 a check failed or a layer errored, 2 bad input."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import List, Optional
 
 import typer
@@ -13,13 +16,37 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
+EXIT_INTERRUPTED = 130
 
 
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"gradcheck {__version__}")
         raise typer.Exit()
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+    return Console(stderr=stderr, highlight=False)
+
+
+def _fail(message: str, code: int = 2):
+    _console(stderr=True).print(message, style="red", markup=False)
+    raise typer.Exit(code)
+
+
+def _parse_shard(value: str | None) -> tuple[int, int]:
+    if value is None:
+        return (1, 1)
+    try:
+        k, n = (int(part) for part in value.split("/"))
+    except ValueError:
+        raise typer.BadParameter(f"expected K/N like 1/4, got {value!r}") from None
+    if not 1 <= k <= n:
+        raise typer.BadParameter(f"expected 1 <= K <= N, got {value!r}")
+    return (k, n)
 
 
 @app.callback()
@@ -35,27 +62,206 @@ def run(
     paths: List[str] = typer.Argument(..., help="Spec files, or folders searched for *.yaml/*.yml."),
     json_path: Optional[str] = typer.Option(None, "--json", metavar="FILE",
                                             help="Write the JSON report to FILE ('-': standard output)."),
+    junit_path: Optional[str] = typer.Option(None, "--junit-xml", metavar="FILE",
+                                             help="Write a JUnit XML report (one testcase per spec)."),
+    html_path: Optional[str] = typer.Option(None, "--html", metavar="FILE",
+                                            help="Write the terminal report as a self-contained HTML page."),
     rtol: Optional[float] = typer.Option(None, "--rtol", min=0.0, help="Relative tolerance for every spec."),
     atol: Optional[float] = typer.Option(None, "--atol", min=0.0, help="Absolute tolerance for every spec."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Check specs in N processes."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", min=0.1, metavar="SECONDS",
+                                            help="Give up on a spec after this long (its outcome: error)."),
+    shard: Optional[str] = typer.Option(None, "--shard", metavar="K/N",
+                                        help="Run only the K-th of N disjoint slices of the specs (CI matrices)."),
+    no_custom: bool = typer.Option(False, "--no-custom",
+                                   help="Refuse custom layers: they are Python code and would run."),
+    max_elements: int = typer.Option(20_000_000, "--max-elements", min=1,
+                                     help="Refuse specs with more input and parameter scalars than this."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print the summary and one line per spec that did not pass."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show each tensor's worst element and values."),
 ) -> None:
     """Check every spec: analytic gradients against central differences, a table per spec.
 
-    Exit code 0: all passed; 1: a check failed or a layer errored; 2: a spec is invalid."""
-    from rich.console import Console
-
+    Exit code 0: all passed; 1: a check failed or a layer errored; 2: a spec is invalid;
+    130: interrupted (reports then hold the specs finished so far)."""
     from . import report_console
+    from .runner import Interrupted, RunOptions
     from .runner import run as run_specs
 
+    options = RunOptions(rtol=rtol, atol=atol, jobs=jobs, timeout=timeout, allow_custom=not no_custom,
+                         max_elements=max_elements, shard=_parse_shard(shard))
     # With the JSON on standard output, the human report moves to standard error.
-    console = Console(stderr=json_path == "-", highlight=False)
-    result = run_specs(paths, rtol=rtol, atol=atol,
-                       on_result=lambda spec: report_console.print_spec(console, spec))
+    console = _console(stderr=json_path == "-")
+    progress = report_console.Progress(console, enabled=not quiet)
+
+    def show(spec) -> None:
+        if not quiet:
+            progress.print_spec(spec, verbose)
+        elif spec.outcome != "passed":
+            console.print(report_console.one_line(spec))
+        progress.advance()
+
+    code = None
+    try:
+        with progress:
+            result = run_specs(paths, options, on_result=show)
+    except Interrupted as stop:
+        result, code = stop.result, EXIT_INTERRUPTED
+        console.print("interrupted: reports hold the specs finished so far", style="yellow")
     console.print(report_console.summary_line(result))
-    if json_path is not None:
-        from .report_json import write_json
+    for target, writer in ((json_path, "report_json:write_json"), (junit_path, "report_junit:write_junit"),
+                           (html_path, "report_html:write_html")):
+        if target is not None:
+            module, function = writer.split(":")
+            write = getattr(__import__(f"gradcheck_cli.{module}", fromlist=[function]), function)
+            try:
+                write(result, target)
+            except OSError as exc:
+                _fail(f"{target}: cannot write the report: {exc.strerror or exc}")
+    raise typer.Exit(code if code is not None else result.exit_code)
+
+
+@app.command()
+def validate(
+    paths: List[str] = typer.Argument(..., help="Spec files, or folders searched for *.yaml/*.yml."),
+    no_custom: bool = typer.Option(False, "--no-custom", help="Refuse custom layers."),
+) -> None:
+    """Parse and build each spec, without computing any gradient. Exit code 0 or 2."""
+    from .errors import LayerError, SpecError
+    from .network import build_network
+    from .runner import discover
+    from .spec import load_spec
+
+    console = _console()
+    files, problems = discover(paths)
+    bad = len(problems)
+    for problem in problems:
+        console.print(problem.error, style="red", markup=False)
+    for path in files:
         try:
-            write_json(result, json_path)
-        except OSError as exc:
-            console.print(f"{json_path}: cannot write the JSON report: {exc.strerror}", style="red")
-            raise typer.Exit(2)
-    raise typer.Exit(result.exit_code)
+            build_network(load_spec(path, allow_custom=not no_custom))
+        except (SpecError, LayerError) as exc:
+            bad += 1
+            console.print(f"{path}: {exc}" if isinstance(exc, LayerError) else str(exc), style="red", markup=False)
+        else:
+            console.print(f"{path}: valid", style="green", markup=False)
+    total = len(files) + len(problems)
+    console.print(f"{total - bad} of {total} spec{'s' if total != 1 else ''} valid")
+    raise typer.Exit(2 if bad else 0)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the spec format (for editors and CI validators)."""
+    import json
+
+    from .schema import spec_schema
+    typer.echo(json.dumps(spec_schema(), indent=2))
+
+
+@app.command()
+def layers() -> None:
+    """List the built-in layers and losses with their options."""
+    from . import report_console
+    from .registry import LAYERS, LOSSES
+    _console().print(report_console.layers_table(LAYERS, LOSSES))
+
+
+@app.command()
+def jacobian(
+    spec: str = typer.Argument(..., help="A spec file."),
+    layer: int = typer.Option(..., "--layer", "-l", help="Index of the top-level layer."),
+    row: int = typer.Option(0, "--row", help="Which data row's Jacobian to show."),
+) -> None:
+    """Print one layer's analytic and numeric Jacobians side by side, differences in red."""
+    from . import report_console
+    from .errors import LayerError, SpecError
+    from .jacobian import layer_jacobians
+
+    try:
+        jac = layer_jacobians(spec, layer, row)
+    except SpecError as exc:
+        _fail(str(exc))
+    except LayerError as exc:
+        _fail(f"{spec}: {exc}", 1)
+    console = _console()
+    console.print(f"layer {jac.layer} ({jac.type}), row {jac.row}: J[j, i] = dy_j/dx_i, "
+                  f"{jac.analytic.shape[0]} outputs × {jac.analytic.shape[1]} inputs", markup=False)
+    console.print(report_console.jacobian_view(jac))
+    differ = int(jac.differ.sum())
+    if differ:
+        console.print(f"{differ} of {jac.differ.size} entries differ", style="bold red")
+        raise typer.Exit(1)
+    console.print("the Jacobians agree", style="green")
+
+
+STARTER_SPEC = """\
+# yaml-language-server: $schema=gradcheck-schema.json
+# A starter spec: `gradcheck run {spec}` checks it. Add your own layers below.
+name: starter
+seed: 0
+input: [4, 3]            # 4 rows (data points) x 3 features
+layers:
+  - {{type: linear, out: 5}}
+  - {{type: ./{layer_file}:Swish, beta: 1.5}}
+  - {{type: linear, out: 2}}
+loss: mse
+"""
+
+STARTER_LAYER = '''\
+"""A custom layer for gradcheck: Swish, y = x * sigmoid(beta * x), with a learnable beta."""
+import numpy as np
+
+
+class Swish:
+    def __init__(self, beta=1.0):
+        self.beta0 = beta
+        self.params, self.grads = {}, {}
+
+    def build(self, input_shape, rng):
+        """input_shape: (N, D). One beta per feature: params["beta"] of shape (D,)."""
+        self.params["beta"] = np.full(input_shape[-1], self.beta0)
+
+    def forward(self, x):
+        """x: (N, D) -> y: (N, D)."""
+        self.x = x
+        self.s = 1.0 / (1.0 + np.exp(-self.params["beta"] * x))
+        return x * self.s
+
+    def backward(self, grad_out):
+        """grad_out = dL/dy: (N, D) -> dL/dx: (N, D); fills grads["beta"]: (D,)."""
+        x, s, beta = self.x, self.s, self.params["beta"]
+        ds = s * (1.0 - s)                      # sigmoid'(beta x)
+        self.grads["beta"] = np.sum(grad_out * x * ds * x, axis=0)   # sum over the batch rows
+        return grad_out * (s + x * ds * beta)
+'''
+
+
+@app.command()
+def init(
+    directory: Path = typer.Argument(Path("."), help="Where to write the starter files."),
+) -> None:
+    """Write a starter spec and a custom layer file that pass. Never overwrites a file."""
+    spec_path, layer_path = directory / "gradcheck.yaml", directory / "my_layers.py"
+    existing = [str(p) for p in (spec_path, layer_path) if p.exists()]
+    if existing:
+        _fail(f"{', '.join(existing)}: already exists; gradcheck init never overwrites files")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        layer_path.write_text(STARTER_LAYER, encoding="utf-8")
+        spec_path.write_text(STARTER_SPEC.format(spec=spec_path, layer_file=layer_path.name), encoding="utf-8")
+        from .schema import spec_schema
+        import json
+        schema_path = directory / "gradcheck-schema.json"
+        if not schema_path.exists():
+            schema_path.write_text(json.dumps(spec_schema(), indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        _fail(f"{directory}: cannot write: {exc.strerror or exc}")
+    typer.echo(f"wrote {spec_path} and {layer_path}; now run: gradcheck run {spec_path}")
+
+
+def entry_point() -> None:
+    """`python -m gradcheck_cli` and the console script."""
+    if os.environ.get("FORCE_COLOR") == "0":
+        os.environ.pop("FORCE_COLOR")
+    app(prog_name="gradcheck")

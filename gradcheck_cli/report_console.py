@@ -32,16 +32,21 @@ def _number(value: float) -> str:
     return f"{value:.2e}"
 
 
-def spec_table(result: SpecResult) -> Table:
+def spec_table(result: SpecResult, verbose: bool = False) -> Table:
     table = Table(header_style="bold")
-    for name, justify in (("layer", "right"), ("type", "left"), ("tensor", "left"), ("shape", "left"),
-                          ("max abs err", "right"), ("max rel err", "right"), ("status", "left")):
+    columns = [("layer", "right"), ("type", "left"), ("tensor", "left"), ("shape", "left"),
+               ("max abs err", "right"), ("max rel err", "right")]
+    if verbose:
+        columns += [("worst at", "left"), ("analytic", "right"), ("numeric", "right")]
+    for name, justify in columns + [("status", "left")]:
         table.add_column(name, justify=justify, overflow="fold")
     for check in result.checks:
         style = None if check.passed else "red"
-        table.add_row(str(check.layer), short_type(check.type), check.tensor, _shape(check.shape),
-                      Text(_number(check.max_abs_error), style=style),
-                      Text(_number(check.max_rel_error), style=style), _status(check))
+        cells = [str(check.layer), short_type(check.type), check.tensor, _shape(check.shape),
+                 Text(_number(check.max_abs_error), style=style), Text(_number(check.max_rel_error), style=style)]
+        if verbose:
+            cells += [_index(check.worst_index), f"{check.analytic:.8g}", f"{check.numeric:.8g}"]
+        table.add_row(*cells, _status(check))
     return table
 
 
@@ -85,19 +90,38 @@ def print_spec(console: Console, result: SpecResult, verbose: bool = False) -> N
     if result.error:
         console.print(Text(f"  error: {result.error}", style=STYLE[ERROR]))
         return
-    console.print(spec_table(result))
+    console.print(spec_table(result, verbose))
     for check in result.checks:
         if not check.passed:
             console.print(Text(
                 f"  layer {check.layer} ({check.type}) {check.tensor}: {check.mismatches} of {check.elements} "
                 f"elements off; worst {_index(check.worst_index)}: analytic {check.analytic:.6g}, "
                 f"numeric {check.numeric:.6g}", style="red"))
+            if check.rel_errors is not None and check.elements > 1:
+                console.print(heatmap(check, result.rtol or 1e-6))
     line = suspect_line(result)
     if line:
         console.print(Text(f"  → {line}", style="bold"))
+    if result.taylor_order is not None:
+        console.print(Text(f"  Taylor test: the remainder shrinks like t^{result.taylor_order:.2f} "
+                           "(2 for a correct gradient, 1 for a wrong one)", style="dim"))
     for note in result.notes:
         console.print(Text(f"  note: {note}", style="dim"))
     console.print()
+
+
+def one_line(result: SpecResult) -> Text:
+    """A spec in one line, for --quiet."""
+    text = Text()
+    text.append(f"{result.path}: ")
+    text.append(result.outcome, style=STYLE[result.outcome])
+    if result.error:
+        text.append(f": {result.error}")
+    else:
+        wrong = [f"layer {c.layer} {c.tensor}" for c in result.checks if not c.passed]
+        if wrong:
+            text.append(f": {', '.join(wrong)} off")
+    return text
 
 
 def summary_line(run: RunResult) -> Text:
@@ -112,3 +136,107 @@ def summary_line(run: RunResult) -> Text:
     text.append(f"{errors} error{'s' if errors != 1 else ''}", style=STYLE[ERROR] if errors else None)
     text.append(f" in {run.seconds:.2f} s")
     return text
+
+
+HEAT_ROWS, HEAT_COLUMNS = 12, 40
+HEAT_LEVELS = ((1.0, "green", "≤ rtol"), (10.0, "yellow", "≤ 10·rtol"), (1e3, "dark_orange", "≤ 1000·rtol"),
+               (float("inf"), "red", "more"))
+
+
+def _pool(values, rows: int, columns: int):
+    """Shrink a 2-D array to at most rows x columns cells, each the max of its block."""
+    import numpy as np
+
+    r_edges = np.linspace(0, values.shape[0], min(rows, values.shape[0]) + 1).astype(int)
+    c_edges = np.linspace(0, values.shape[1], min(columns, values.shape[1]) + 1).astype(int)
+    return np.array([[values[r0:r1, c0:c1].max() for c0, c1 in zip(c_edges, c_edges[1:])]
+                     for r0, r1 in zip(r_edges, r_edges[1:])])
+
+
+def heatmap(check: TensorCheck, rtol: float) -> Text:
+    """Relative error per element, one colored cell each (blocks of elements for big tensors),
+    so that a transposed W or one wrong row shows at a glance."""
+    import numpy as np
+
+    values = np.atleast_2d(np.asarray(check.rel_errors))
+    values = values.reshape(values.shape[0], -1) if values.ndim > 2 else values
+    pooled = _pool(values, HEAT_ROWS, HEAT_COLUMNS)
+    text = Text()
+    if pooled.shape != values.shape:
+        text.append(f"    (each cell: the worst of a block of about {values.shape[0] / pooled.shape[0]:.0f} × "
+                    f"{values.shape[1] / pooled.shape[1]:.0f} elements)\n", style="dim")
+    scale = max(rtol, 1e-300)
+    for row in pooled:
+        text.append("    ")
+        for value in row:
+            style = next(color for limit, color, _ in HEAT_LEVELS if value / scale <= limit)
+            text.append("██", style=style)
+        text.append("\n")
+    text.append("    relative error: ", style="dim")
+    for _, color, label in HEAT_LEVELS:
+        text.append("██", style=color)
+        text.append(f" {label}  ", style="dim")
+    return text
+
+
+def layers_table(layers: dict, losses: dict) -> Table:
+    from .registry import summary
+
+    table = Table(header_style="bold", title="built-in layers and losses")
+    for name in ("name", "kind", "options", "what it computes"):
+        table.add_column(name, overflow="fold")
+    for kind, registry in (("layer", layers), ("loss", losses)):
+        for name, cls in registry.items():
+            options = ", ".join(
+                f"{key}" + ("" if o.required else f"={o.default}") for key, o in cls.options.items()) or "—"
+            table.add_row(name, kind, options, summary(cls))
+    return table
+
+
+def jacobian_view(jac) -> Table:
+    """Analytic and numeric Jacobians side by side, the entries that differ in red."""
+    from rich.columns import Columns
+
+    def matrix(values, title) -> Table:
+        table = Table(title=title, show_header=False, box=None, pad_edge=False)
+        for _ in range(values.shape[1]):
+            table.add_column(justify="right")
+        for j, row in enumerate(values):
+            table.add_row(*(Text(f"{v:.4g}", style="bold red" if jac.differ[j, i] else None)
+                            for i, v in enumerate(row)))
+        return table
+
+    return Columns([matrix(jac.analytic, "analytic (backward)"), matrix(jac.numeric, "numeric (central)")],
+                   padding=(0, 4))
+
+
+class Progress:
+    """A transient progress bar on an interactive terminal while specs run; nothing when piped.
+    Reports printed through it appear above the bar."""
+
+    def __init__(self, console: Console, enabled: bool = True):
+        self.console = console
+        self.enabled = enabled and console.is_terminal
+        self._progress = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import Progress as RichProgress
+            self._progress = RichProgress(SpinnerColumn(), TextColumn("checking"), BarColumn(), MofNCompleteColumn(),
+                                          TimeElapsedColumn(), console=self.console, transient=True)
+            self._progress.__enter__()
+            self._task = self._progress.add_task("specs", total=None)
+        return self
+
+    def __exit__(self, *exc):
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+        return False
+
+    def print_spec(self, result: SpecResult, verbose: bool = False) -> None:
+        print_spec(self.console, result, verbose)
+
+    def advance(self) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task)

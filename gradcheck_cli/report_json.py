@@ -53,6 +53,7 @@ def spec_dict(spec: SpecResult) -> dict:
         "dtype": spec.dtype,
         "tolerance": {"rtol": spec.rtol, "atol": spec.atol},
         "step": spec.step,
+        "taylor_order": None if spec.taylor_order is None else round(spec.taylor_order, 3),
         "notes": spec.notes,
         "seconds": round(spec.seconds, 4),
     }

@@ -59,6 +59,7 @@ class SpecResult:
     atol: float | None = None
     step: float | None = None
     notes: list[str] = field(default_factory=list)
+    taylor_order: float | None = None          # ≈ 2 for a correct gradient, ≈ 1 for a wrong one
     seconds: float = 0.0
     invalid: bool = False                      # the spec itself was bad (exit code 2)
 

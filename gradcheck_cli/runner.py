@@ -3,12 +3,31 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import LayerError, SpecError
 from .results import ERROR, FAILED, PASSED, RunResult, SpecResult
 
 SPEC_SUFFIXES = (".yaml", ".yml")
+DEFAULT_MAX_ELEMENTS = 20_000_000  # scalars in the input and the parameters: ~160 MB in float64
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    rtol: float | None = None
+    atol: float | None = None
+    jobs: int = 1
+    timeout: float | None = None            # seconds per spec
+    allow_custom: bool = True
+    max_elements: int = DEFAULT_MAX_ELEMENTS
+    shard: tuple[int, int] = (1, 1)         # run the K-th of N slices
+
+
+def take_shard(files: list[str], shard: tuple[int, int]) -> list[str]:
+    """The K-th of N disjoint slices, round-robin so slow folders spread over the shards."""
+    k, n = shard
+    return files[k - 1::n]
 
 
 def discover(paths: list[str]) -> tuple[list[str], list[SpecResult]]:
@@ -37,20 +56,23 @@ def _invalid(path: str, error: SpecError) -> SpecResult:
     return SpecResult(path=path, name=Path(path).stem, outcome=ERROR, error=str(error), invalid=True)
 
 
-def check_spec(path: str, rtol: float | None = None, atol: float | None = None) -> SpecResult:
+def check_spec(path: str, options: RunOptions = RunOptions()) -> SpecResult:
     """Check one spec file; whatever goes wrong becomes the result's outcome and error."""
     # Imported here so that `gradcheck --help` does not pay for numpy.
     import numpy as np
 
-    from .checker import FLOAT64, Precision, backprop, check_layers_alone, check_network, choose_precision
+    from .checker import (FLOAT64, Precision, backprop, check_layers_alone, check_network, choose_precision,
+                          taylor_order)
     from .network import build_network
     from .spec import load_spec
     from .verdict import DEFAULT_TOLERANCES, Tolerance
     from .numeric import default_step
 
     start = time.perf_counter()
+    rtol, atol = options.rtol, options.atol
     try:
-        spec = load_spec(path)
+        spec = load_spec(path, allow_custom=options.allow_custom)
+        guard_size(spec, options.max_elements)
     except SpecError as exc:
         return _invalid(path, exc)
     result = SpecResult(path=path, name=spec.name, outcome=PASSED, dtype=spec.dtype)
@@ -65,9 +87,11 @@ def check_spec(path: str, rtol: float | None = None, atol: float | None = None) 
                 with net.params_as(FLOAT64):
                     shadow_trace = backprop(net, net.x.astype(FLOAT64))
                     result.checks = check_network(net, precision, trace, shadow_trace)
+                    result.taylor_order = taylor_order(net, shadow_trace, spec.seed)
             else:
                 shadow_trace = None
                 result.checks = check_network(net, precision, trace, None)
+                result.taylor_order = taylor_order(net, trace, spec.seed)
             if all(c.passed for c in result.checks):
                 result.outcome = PASSED
             else:
@@ -103,17 +127,50 @@ def check_spec(path: str, rtol: float | None = None, atol: float | None = None) 
     return result
 
 
-def run(paths: list[str], rtol: float | None = None, atol: float | None = None, on_result=None) -> RunResult:
-    """Check every spec the paths name, in order; `on_result(result)` after each."""
+def guard_size(spec, max_elements: int) -> None:
+    """Refuse, before any work, a spec whose arrays would not fit: the input, and the
+    parameters of built-in linear layers (custom layers are not known until they run)."""
+    import math
+
+    from .spec import layer_sizes
+    total = math.prod(spec.input) + sum(layer_sizes(spec.layers, spec.input[-1]))
+    if total > max_elements:
+        itemsize = 4 if spec.dtype == "float32" else 8
+        raise SpecError(f"about {total:,} scalars in the input and parameters ({total * itemsize / 1e9:.1f} GB, "
+                        f"checked one by one); the limit is {max_elements:,}: raise it with --max-elements",
+                        spec.path, spec.marks.line(("input",)), where="input")
+
+
+class Interrupted(Exception):
+    """Ctrl-C: carries the results finished so far."""
+
+    def __init__(self, result: RunResult):
+        super().__init__("interrupted")
+        self.result = result
+
+
+def run(paths: list[str], options: RunOptions = RunOptions(), on_result=None) -> RunResult:
+    """Check every spec the paths name; results (and on_result calls) in the order of the
+    files, whatever the number of jobs. Ctrl-C raises Interrupted with what is finished."""
     start = time.perf_counter()
     files, problems = discover(paths)
-    results = list(problems)
-    for result in problems:
-        if on_result:
-            on_result(result)
-    for path in files:
-        result = check_spec(path, rtol, atol)
+    files = take_shard(files, options.shard)
+    results: list[SpecResult] = []
+
+    def finished(result: SpecResult) -> None:
         results.append(result)
         if on_result:
             on_result(result)
+
+    for result in problems:
+        finished(result)
+    try:
+        if options.jobs <= 1 and options.timeout is None:
+            for path in files:
+                finished(check_spec(path, options))
+        else:
+            from .parallel import run_in_processes
+            run_in_processes(files, options, check_spec, finished)
+    except KeyboardInterrupt:
+        raise Interrupted(RunResult(results, time.perf_counter() - start)) from None
     return RunResult(results, time.perf_counter() - start)

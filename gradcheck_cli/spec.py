@@ -68,8 +68,9 @@ class Spec:
     marks: yaml_marks.Marks
 
 
-def load_spec(path: str) -> Spec:
-    """Read and validate one spec file."""
+def load_spec(path: str, allow_custom: bool = True) -> Spec:
+    """Read and validate one spec file; `allow_custom=False` refuses custom layers (their
+    code would run), for specs from untrusted sources."""
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
@@ -82,7 +83,33 @@ def load_spec(path: str) -> Spec:
     except OSError as exc:
         raise SpecError(f"cannot read: {exc.strerror}", path) from None
     data, marks = yaml_marks.load(text, path)
-    return parse_spec(data, marks, path, file)
+    spec = parse_spec(data, marks, path, file)
+    if not allow_custom:
+        for layer in walk(spec.layers):
+            if layer.custom:
+                raise marks.error(layer.path, f"custom layer {layer.type} refused: --no-custom is set "
+                                              "(custom layers are Python code and would run)")
+    return spec
+
+
+def walk(layers: list[LayerSpec]):
+    """Every layer spec, nested ones right after their residual."""
+    for layer in layers:
+        yield layer
+        yield from walk(layer.children)
+
+
+def layer_sizes(layers: list[LayerSpec], features: int) -> list[int]:
+    """Parameter counts of the built-in linear layers, following the features through."""
+    sizes = []
+    for layer in layers:
+        if layer.type == "linear":
+            out = layer.options["out"]
+            sizes.append(features * out + (out if layer.options.get("bias", True) else 0))
+            features = out
+        elif layer.children:
+            sizes += layer_sizes(layer.children, features)
+    return sizes
 
 
 def parse_spec(data: Any, marks: yaml_marks.Marks, path: str, file: Path) -> Spec:

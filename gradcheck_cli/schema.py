@@ -1,0 +1,108 @@
+"""The spec format as a JSON Schema, generated from the same declarations the validator uses
+(spec.TOP_LEVEL, the registry's layer and loss options), so the two cannot drift apart."""
+from __future__ import annotations
+
+from .options import CHECKERS, Option
+from .registry import LAYERS, LOSSES, summary
+from .spec import DTYPES, MAX_DIMS, TOLERANCE, TOP_LEVEL
+
+CUSTOM_PATTERN = r"^[^:\s][^:]*:[A-Za-z_][A-Za-z0-9_]*$"
+
+_KIND = {
+    "positive_int": {"type": "integer", "minimum": 1},
+    "non_negative_int": {"type": "integer", "minimum": 0},
+    "number": {"type": "number"},
+    "positive_number": {"type": "number", "exclusiveMinimum": 0},
+    "non_negative_number": {"type": "number", "minimum": 0},
+    "bool": {"type": "boolean"},
+    "string": {"type": "string", "minLength": 1},
+}
+assert set(_KIND) == set(CHECKERS), "every option kind needs a JSON Schema counterpart"
+
+
+# YAML 1.1 loaders (PyYAML) read `1e-6` as a string; gradcheck reads it as the number it is.
+_EXPONENT_NUMBER = {"type": "string", "pattern": r"^[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+$"}
+
+
+def _option(option: Option) -> dict:
+    if option.choices:
+        schema = {"enum": list(option.choices)}
+    elif option.kind == "layers":
+        schema = {"$ref": "#/$defs/layers"}
+    elif _KIND[option.kind]["type"] == "number":
+        schema = {"anyOf": [dict(_KIND[option.kind]), _EXPONENT_NUMBER]}
+    else:
+        schema = dict(_KIND[option.kind])
+    if option.doc:
+        schema["description"] = option.doc
+    if not option.required and option.default is not None:
+        schema["default"] = option.default
+    return schema
+
+
+def _options_object(options: dict[str, Option]) -> dict:
+    return {
+        "type": "object",
+        "properties": {name: _option(o) for name, o in options.items()},
+        "required": [name for name, o in options.items() if o.required],
+        "additionalProperties": False,
+    }
+
+
+def _layer_forms(name: str, cls) -> list[dict]:
+    doc = summary(cls)
+    options = _options_object(cls.options)
+    typed = {**options, "properties": {"type": {"const": name}, **options["properties"]},
+             "required": ["type", *options["required"]], "description": doc}
+    keyed = {"type": "object", "properties": {name: {"oneOf": [options, {"type": "null"}]} if not options["required"]
+                                              else options},
+             "required": [name], "additionalProperties": False, "description": doc}
+    forms = [typed, keyed]
+    if not options["required"]:
+        forms.append({"const": name, "description": doc})
+    return forms
+
+
+def _names_schema(table) -> list[dict]:
+    forms = []
+    for name, cls in table.items():
+        forms += _layer_forms(name, cls)
+    return forms
+
+
+def spec_schema() -> dict:
+    custom = {
+        "type": "object",
+        "properties": {"type": {"type": "string", "pattern": CUSTOM_PATTERN,
+                                "description": "a custom layer: package.module:Class or path/to/file.py:Class"}},
+        "required": ["type"],
+        "additionalProperties": True,
+        "description": "a custom layer; its other keys go to the constructor",
+    }
+    properties = {}
+    for key, option in TOP_LEVEL.items():
+        if option.kind == "shape":
+            properties[key] = {"type": "array", "items": {"type": "integer", "minimum": 1},
+                               "minItems": 2, "maxItems": MAX_DIMS, "description": option.doc}
+        elif option.kind == "layers":
+            properties[key] = {"$ref": "#/$defs/layers", "description": option.doc}
+        elif option.kind == "loss":
+            properties[key] = {"$ref": "#/$defs/loss", "description": option.doc}
+        elif option.kind == "tolerance":
+            properties[key] = {**_options_object(TOLERANCE), "description": option.doc}
+        else:
+            properties[key] = _option(option)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "gradcheck spec",
+        "type": "object",
+        "properties": properties,
+        "required": [k for k, o in TOP_LEVEL.items() if o.required],
+        "additionalProperties": False,
+        "$defs": {
+            "layers": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/layer"}},
+            "layer": {"anyOf": [*_names_schema(LAYERS), custom,
+                                {"type": "string", "pattern": CUSTOM_PATTERN}]},
+            "loss": {"anyOf": _names_schema(LOSSES)},
+        },
+    }
