@@ -10,7 +10,7 @@ import numpy as np
 
 from .errors import LayerError
 from .network import Entry, Network, parameters
-from .numeric import central_differences, closer_look, default_step
+from .numeric import STACK_BUDGET, central_differences, central_differences_stacked, closer_look, default_step
 from .results import ERROR, FAILED, PASSED, LayerCheck, SpecResult, TensorCheck
 from .verdict import DEFAULT_TOLERANCES, Tolerance, judge
 
@@ -102,9 +102,13 @@ def choose_precision(net: Network, trace: Trace, rtol, atol, step) -> tuple[Prec
 
 
 def check_tensor(layer: int, type_: str, tensor: str, analytic, theta, evaluate, precision: Precision,
-                 analytic_noise=0.0, owner: Entry | None = None) -> TensorCheck:
-    """Compare one tensor's analytic gradient with finite differences of evaluate() over theta."""
-    numeric = central_differences(evaluate, theta, precision.step)
+                 analytic_noise=0.0, losses_of=None, stack_size: int = 1) -> TensorCheck:
+    """Compare one tensor's analytic gradient with finite differences of evaluate() over theta
+    (or of `losses_of`, the same function evaluated for many perturbations per call)."""
+    if losses_of is None:
+        numeric = central_differences(evaluate, theta, precision.step)
+    else:
+        numeric = central_differences_stacked(losses_of, theta, precision.step, stack_size)
     if not np.all(np.isfinite(numeric)):
         idx = tuple(int(i) for i in np.argwhere(~np.isfinite(numeric))[0])
         raise LayerError(f"{layer} ({type_})", f"the loss is not finite when {tensor}{list(idx)} is "
@@ -132,17 +136,48 @@ def check_network(net: Network, precision: Precision, trace: Trace, shadow_trace
     """Every layer's input gradient and every parameter gradient, through the whole network."""
     checks = []
     numeric_trace = shadow_trace or trace
+    sizes = [x.size for x in numeric_trace.inputs]
     for k, entry in enumerate(net.stack.entries):
         x = numeric_trace.inputs[k].astype(precision.numeric_dtype, copy=True)
+        y = entry.layer.forward(x.copy())
+        stack_size = max(1, STACK_BUDGET // max(sizes[k:] + [y.size]))
+        evaluate = lambda k=k, x=x: net.loss_from(k, x)  # noqa: E731
+
+        def input_losses(flat, deltas, k=k, x=x):
+            xs = np.repeat(x[None], len(flat), axis=0)
+            xs.reshape(len(flat), -1)[np.arange(len(flat)), flat] += deltas
+            return net.losses_from(k, xs)
+
         noise = _noise(trace.input_grads[k], shadow_trace.input_grads[k]) if shadow_trace else 0.0
-        checks.append(check_tensor(k, entry.type, "input", trace.input_grads[k], x,
-                                   lambda k=k, x=x: net.loss_from(k, x), precision, noise))
+        checks.append(check_tensor(k, entry.type, "input", trace.input_grads[k], x, evaluate, precision, noise,
+                                   input_losses, stack_size))
         for shown, owner, key in parameters(entry):
             theta = owner.params()[key]
+
+            def param_losses(flat, deltas, k=k, x=x, y=y, entry=entry, owner=owner, key=key):
+                return net.losses_from(k + 1, _perturbed_outputs(entry, owner, key, x, y, flat, deltas))
+
             noise = _noise(trace.param_grads[k][shown], shadow_trace.param_grads[k][shown]) if shadow_trace else 0.0
-            checks.append(check_tensor(k, entry.type, shown, trace.param_grads[k][shown], theta,
-                                       lambda k=k, x=x: net.loss_from(k, x), precision, noise))
+            checks.append(check_tensor(k, entry.type, shown, trace.param_grads[k][shown], theta, evaluate,
+                                       precision, noise, param_losses, stack_size))
     return checks
+
+
+def _perturbed_outputs(entry: Entry, owner: Entry, key: str, x, y, flat, deltas) -> np.ndarray:
+    """Layer k's output for each single-entry perturbation of one of its parameters."""
+    if owner is entry and hasattr(entry.layer, "perturbed_outputs"):
+        return entry.layer.perturbed_outputs(key, x, y, flat, deltas)
+    param = owner.params()[key]
+    outputs = []
+    for i, delta in zip(flat, deltas):
+        idx = np.unravel_index(i, param.shape)
+        old = param[idx].copy()
+        param[idx] = old + delta
+        try:
+            outputs.append(entry.forward(x))
+        finally:
+            param[idx] = old
+    return np.stack(outputs)
 
 
 def _noise(low_precision, high_precision):

@@ -13,9 +13,14 @@ from .options import Option
 
 
 class Builtin:
-    """What every built-in shares: no parameters unless build makes some."""
+    """What every built-in shares: no parameters unless build makes some.
+
+    `stacked = True`: forward also takes a stack of inputs (a leading axis of perturbations),
+    so the checker can evaluate many perturbations in one numpy call. A custom layer may
+    declare it too."""
 
     options: dict[str, Option] = {}
+    stacked = True
 
     def __init__(self):
         self.params: dict[str, np.ndarray] = {}
@@ -45,8 +50,22 @@ class Linear(Builtin):
 
     def forward(self, x):
         self.x = x
-        y = x @ self.params["W"]
+        W = self.params["W"]
+        y = (x.reshape(-1, x.shape[-1]) @ W).reshape(x.shape[:-1] + W.shape[1:])  # one GEMM for any stack
         return y + self.params["b"] if self.bias else y
+
+    def perturbed_outputs(self, name, x, y, flat_indices, deltas):
+        """Y for many single-entry perturbations of W or b at once: (B, *Y.shape).
+        W[i, j] + d moves only column j of Y, by d·X[:, i]; b[j] + d moves it by d."""
+        rows_x = x.reshape(-1, x.shape[-1])
+        out = np.repeat(y.reshape(1, -1, y.shape[-1]), len(flat_indices), axis=0)
+        stack = np.arange(len(flat_indices))
+        if name == "W":
+            i, j = np.unravel_index(flat_indices, self.params["W"].shape)
+            out[stack, :, j] += deltas[:, None] * rows_x[:, i].T
+        else:
+            out[stack, :, flat_indices] += deltas[:, None]
+        return out.reshape((len(flat_indices),) + y.shape)
 
     def backward(self, g):
         rows_x = self.x.reshape(-1, self.x.shape[-1])
@@ -215,6 +234,7 @@ class Residual(Builtin):
     def __init__(self, layers):
         super().__init__()
         self.branch = layers  # a built network.Stack; its layers own the parameters
+        self.stacked = all(getattr(e.layer, "stacked", False) for e in layers.entries)
 
     def forward(self, x):
         return x + self.branch.forward(x)

@@ -2,6 +2,8 @@
 
 Each draws its fixed random targets once, from the spec's seed, in `prepare`. The value is
 computed in float64 whatever the spec's dtype, so the loss adds no rounding of its own.
+`values(ys)` takes a stack of outputs (a leading axis of perturbations) and returns one loss
+per item; `value(y)` is the single case.
 """
 from __future__ import annotations
 
@@ -11,12 +13,22 @@ from .errors import ShapeError
 from .options import Option
 
 
+def _axes(y, target_ndim: int) -> tuple:
+    """The axes of one output, leaving any leading stack axes."""
+    return tuple(range(y.ndim - target_ndim, y.ndim))
+
+
+class Loss:
+    def value(self, y) -> float:
+        return float(self.values(y))
+
+
 def _log_softmax(z):
     shifted = z - z.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
-class MSE:
+class MSE(Loss):
     """L = mean((Y - T)²), T ~ N(0, 1);  dL/dY = 2 (Y - T) / size."""
 
     options: dict[str, Option] = {}
@@ -24,14 +36,14 @@ class MSE:
     def prepare(self, shape, rng):
         self.target = rng.standard_normal(shape)
 
-    def value(self, y):
-        return float(np.mean((y.astype(np.float64) - self.target) ** 2))
+    def values(self, y):
+        return np.mean((y.astype(np.float64) - self.target) ** 2, axis=_axes(y, self.target.ndim))
 
     def grad(self, y):
         return 2.0 * (y - self.target) / y.size
 
 
-class CrossEntropy:
+class CrossEntropy(Loss):
     """Logits Y: (N, C), integer classes t: L = mean over rows of -log softmax(Y)[t];
     dL/dY = (softmax(Y) - onehot(t)) / N."""
 
@@ -43,14 +55,14 @@ class CrossEntropy:
         self.labels = rng.integers(shape[1], size=shape[0])
         self.onehot = np.eye(shape[1])[self.labels]
 
-    def value(self, y):
-        return float(-np.mean(np.sum(self.onehot * _log_softmax(y.astype(np.float64)), axis=1)))
+    def values(self, y):
+        return -np.mean(np.sum(self.onehot * _log_softmax(y.astype(np.float64)), axis=-1), axis=-1)
 
     def grad(self, y):
         return (np.exp(_log_softmax(y)) - self.onehot) / y.shape[0]
 
 
-class BCEWithLogits:
+class BCEWithLogits(Loss):
     """Logits Z, targets t in {0, 1}: L = mean(log(1 + e^Z) - t·Z);  dL/dZ = (σ(Z) - t) / size."""
 
     options: dict[str, Option] = {}
@@ -58,15 +70,15 @@ class BCEWithLogits:
     def prepare(self, shape, rng):
         self.target = rng.integers(0, 2, size=shape).astype(np.float64)
 
-    def value(self, z):
+    def values(self, z):
         z = z.astype(np.float64)
-        return float(np.mean(np.logaddexp(0.0, z) - self.target * z))
+        return np.mean(np.logaddexp(0.0, z) - self.target * z, axis=_axes(z, self.target.ndim))
 
     def grad(self, z):
         return (0.5 * (1.0 + np.tanh(0.5 * z)) - self.target) / z.size
 
 
-class Dot:
+class Dot(Loss):
     """L = sum(R ⊙ Y) with a fixed random R: dL/dY = R, the raw vector-Jacobian product."""
 
     options: dict[str, Option] = {}
@@ -74,8 +86,8 @@ class Dot:
     def prepare(self, shape, rng):
         self.weights = rng.standard_normal(shape)
 
-    def value(self, y):
-        return float(np.sum(self.weights * y.astype(np.float64)))
+    def values(self, y):
+        return np.sum(self.weights * y.astype(np.float64), axis=_axes(y, self.weights.ndim))
 
     def grad(self, y):
         return self.weights.copy()

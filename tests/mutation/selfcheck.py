@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+sys.dont_write_bytecode = True      # leave no __pycache__ next to the suite
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cases as cases_mod  # noqa: E402
 

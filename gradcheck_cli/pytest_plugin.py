@@ -1,0 +1,142 @@
+"""pytest plugin: every `*.gradcheck.yaml` (or `.yml`) file below the test paths is a test.
+
+Installed with the package under the entry point group `pytest11` (name `gradcheck`), so a
+plain `pytest` collects the specs; without the entry point, load it with
+`pytest -p gradcheck_cli.pytest_plugin`. One test item per spec file; a failing spec reports
+its failing tensors and the suspect layer instead of a Python traceback. Items are ordinary
+File/Item nodes, so pytest-xdist (`-n auto`) distributes them like any other test.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+SUFFIXES = (".gradcheck.yaml", ".gradcheck.yml")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "gradcheck: a gradient check collected from a *.gradcheck.yaml spec")
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector):
+    if file_path.name.endswith(SUFFIXES) and file_path.name not in SUFFIXES:
+        return GradcheckFile.from_parent(parent, path=file_path)
+    return None
+
+
+def _spec_name(path: Path) -> str:
+    """The name the spec gives itself, as the runner reads it; the file's stem if it gives none
+    or cannot be read (the item then fails with the spec's own error when it runs)."""
+    try:
+        import yaml
+
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        name = data.get("name") if isinstance(data, dict) else None
+    except Exception:
+        name = None
+    if not isinstance(name, str) or not name.strip():
+        name = path.stem
+    return name.strip().replace("::", ":")
+
+
+class GradcheckFile(pytest.File):
+    """A spec file: one item."""
+
+    def collect(self):
+        yield GradcheckItem.from_parent(self, name=_spec_name(self.path))
+
+
+class GradcheckFailure(Exception):
+    """A spec that failed, errored or is invalid; carries the SpecResult for repr_failure."""
+
+    def __init__(self, result):
+        super().__init__(result.error or result.outcome)
+        self.result = result
+
+
+@dataclass
+class _Crash:
+    """What pytest's short summary (`FAILED id - message`) and its --junitxml read."""
+
+    path: str
+    lineno: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class GradcheckRepr:
+    """The failure text, with a crash line for the short summary; no traceback."""
+
+    def __init__(self, text: str, path: str, message: str):
+        self.text = text
+        self.reprcrash = _Crash(path, 0, message)
+
+    def toterminal(self, tw) -> None:
+        for line in self.text.splitlines():
+            tw.line(line, red=line.startswith(("  layer", "error", "invalid")), bold=line.startswith("  suspect"))
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def failure_text(result) -> tuple[str, str]:
+    """(the full text, a one-line message) for a result that did not pass."""
+    from .report_junit import failure_details, failure_message, tolerance_text
+    from .results import PASSED
+
+    if result.invalid:
+        return f"invalid spec: {result.error}", f"invalid spec: {result.error}"
+    if result.error:
+        return f"error: {result.error}", f"error: {result.error}"
+    off = sum(1 for c in result.checks if not c.passed)
+    wrong_layers = [lc for lc in result.layer_checks if lc.outcome != PASSED]
+    if wrong_layers:  # the short summary leads with where the bug is, not with its echoes upstream
+        suspects = "; ".join(f"layer {lc.layer} ({lc.type}) {', '.join(lc.wrong_tensors) or lc.outcome}" for lc in wrong_layers)
+        message = f"{off} tensor{'s' if off != 1 else ''} off; suspect {suspects}"
+    else:
+        message = failure_message(result)
+    # The first line is the message too: under pytest-xdist the short summary shows that line.
+    lines = [f"{message}  ({len(result.checks)} checked; {tolerance_text(result)})"]
+    lines += [f"  {line}" for line in failure_details(result)]
+    return "\n".join(lines), message
+
+
+def _display_path(path: Path) -> str:
+    """The spec path as the messages show it: relative to the working folder when below it."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive
+        return str(path)
+    return str(path) if relative.startswith("..") else relative
+
+
+class GradcheckItem(pytest.Item):
+    """One spec file checked by runner.check_spec."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_marker("gradcheck")
+        self.result = None
+
+    def runtest(self) -> None:
+        from .results import PASSED
+        from .runner import check_spec
+
+        self.result = check_spec(_display_path(self.path))
+        self.user_properties.append(("gradcheck_outcome", self.result.outcome))
+        if self.result.outcome != PASSED:
+            raise GradcheckFailure(self.result)
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, GradcheckFailure):
+            text, message = failure_text(excinfo.value.result)
+            return GradcheckRepr(text, str(self.path), message)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        return self.path, None, f"gradcheck: {self.name}"

@@ -1,0 +1,37 @@
+"""The mutation suite (tests/mutation): correct layers pass, every planted bug fails on the
+right tensors of the right layer, and the layer is named as the suspect."""
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from gradcheck_cli.runner import check_spec
+from mutation.cases import BUGGY, CORRECT, Case
+
+
+def _run(case: Case, tmp_path):
+    spec = {"name": case.name, "seed": case.seed, "dtype": case.dtype, "input": list(case.input),
+            "layers": case.layers, "loss": case.loss}
+    path = tmp_path / f"{case.name}.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return check_spec(str(path))
+
+
+@pytest.mark.parametrize("case", CORRECT, ids=lambda c: c.name)
+def test_correct_layer_passes(case, tmp_path):
+    result = _run(case, tmp_path)
+    wrong = [(c.layer, c.tensor, c.max_rel_error) for c in result.checks if not c.passed]
+    assert result.outcome == "passed", result.error or wrong
+
+
+@pytest.mark.parametrize("case", BUGGY, ids=lambda c: c.name)
+def test_planted_bug_is_caught_on_the_right_tensor(case, tmp_path):
+    result = _run(case, tmp_path)
+    assert result.outcome == "failed", result.error
+    flagged = {c.tensor for c in result.checks if c.layer == case.bug_layer and not c.passed}
+    assert flagged == set(case.bug_tensors)
+    after = [(c.layer, c.tensor) for c in result.checks if c.layer > case.bug_layer and not c.passed]
+    assert after == [], "layers after the buggy one must not be flagged"
+    assert result.suspect_layer == case.bug_layer
+    alone = result.layer_checks[case.bug_layer]
+    assert set(alone.wrong_tensors) == set(case.bug_tensors)
