@@ -10,7 +10,8 @@ import numpy as np
 
 from .errors import LayerError
 from .network import Entry, Network, parameters
-from .numeric import STACK_BUDGET, central_differences, central_differences_stacked, closer_look, default_step
+from .numeric import (STACK_BUDGET, CloserLook, central_differences, central_differences_stacked, closer_look,
+                      default_step, directional_differences)
 from .results import ERROR, FAILED, PASSED, LayerCheck, SpecResult, TensorCheck
 from .verdict import DEFAULT_TOLERANCES, Tolerance, judge
 
@@ -66,6 +67,16 @@ def backprop(net: Network, x) -> Trace:
     return Trace(inputs, input_grads, param_grads, lowest)
 
 
+@dataclass(frozen=True)
+class Mode:
+    """How many scalars are checked: all (full), N random ones per tensor (sample), or k random
+    directions per tensor (fast: a directional derivative against <grad, v>)."""
+
+    name: str = "full"
+    samples: int = 64
+    directions: int = 4
+
+
 @dataclass
 class Precision:
     """How the numeric side is computed for this spec, and what counts as a match."""
@@ -102,38 +113,87 @@ def choose_precision(net: Network, trace: Trace, rtol, atol, step) -> tuple[Prec
 
 
 def check_tensor(layer: int, type_: str, tensor: str, analytic, theta, evaluate, precision: Precision,
-                 analytic_noise=0.0, losses_of=None, stack_size: int = 1) -> TensorCheck:
+                 analytic_noise=0.0, losses_of=None, stack_size: int = 1, sample: np.ndarray | None = None
+                 ) -> TensorCheck:
     """Compare one tensor's analytic gradient with finite differences of evaluate() over theta
-    (or of `losses_of`, the same function evaluated for many perturbations per call)."""
+    (or of `losses_of`, the same function evaluated for many perturbations per call).
+    `sample`: flat indices of the only elements to check."""
     if losses_of is None:
         numeric = central_differences(evaluate, theta, precision.step)
     else:
-        numeric = central_differences_stacked(losses_of, theta, precision.step, stack_size)
+        numeric = central_differences_stacked(losses_of, theta, precision.step, stack_size, sample)
     if not np.all(np.isfinite(numeric)):
-        idx = tuple(int(i) for i in np.argwhere(~np.isfinite(numeric))[0])
-        raise LayerError(f"{layer} ({type_})", f"the loss is not finite when {tensor}{list(idx)} is "
-                         "perturbed by a small step", index=layer)
+        where = int(np.argwhere(~np.isfinite(numeric.ravel()))[0][0])
+        idx = np.unravel_index(where if sample is None else int(sample[where]), theta.shape)
+        raise LayerError(f"{layer} ({type_})", f"the loss is not finite when {tensor}{[int(i) for i in idx]} "
+                         "is perturbed by a small step", index=layer)
+    chosen = analytic if sample is None else analytic.ravel()[sample]
+    noise = analytic_noise if sample is None or np.ndim(analytic_noise) == 0 else analytic_noise.ravel()[sample]
+
+    def full_index(idx):
+        return idx if sample is None else np.unravel_index(int(sample[idx[0]]), theta.shape)
+
     loss_here = evaluate()
     eps = float(np.finfo(precision.numeric_dtype).eps)
-    verdicts = judge(analytic, numeric, precision.tolerance, analytic_noise,
-                     lambda idx: closer_look(evaluate, theta, idx, precision.step, loss_here, eps))
-    worst = np.unravel_index(int(np.argmax(verdicts.excess)), analytic.shape) if analytic.size else ()
+    verdicts = judge(chosen, numeric, precision.tolerance, noise,
+                     lambda idx: closer_look(evaluate, theta, full_index(idx), precision.step, loss_here, eps))
+    worst = (np.unravel_index(int(np.argmax(verdicts.excess)), chosen.shape),) if chosen.size else ()
     mismatches = int(verdicts.mismatch.sum())
     return TensorCheck(
         layer=layer, type=type_, tensor=tensor, shape=tuple(analytic.shape),
         max_abs_error=float(verdicts.abs_error.max(initial=0.0)),
         max_rel_error=float(verdicts.rel_error.max(initial=0.0)),
-        worst_index=tuple(int(i) for i in worst),
-        analytic=float(analytic[worst]) if analytic.size else 0.0,
-        numeric=float(verdicts.numeric[worst]) if analytic.size else 0.0,
+        worst_index=tuple(int(i) for i in full_index(worst[0])) if worst else (),
+        analytic=float(chosen[worst[0]]) if worst else 0.0,
+        numeric=float(verdicts.numeric[worst[0]]) if worst else 0.0,
         outcome=FAILED if mismatches else PASSED,
         elements=int(analytic.size), mismatches=mismatches, kinks=int(verdicts.kink.sum()),
-        rel_errors=verdicts.rel_error,
+        rel_errors=verdicts.rel_error if sample is None else None,
+        checked=int(chosen.size),
     )
 
 
-def check_network(net: Network, precision: Precision, trace: Trace, shadow_trace: Trace | None) -> list[TensorCheck]:
+def check_tensor_directions(layer: int, type_: str, tensor: str, analytic, evaluate_along, precision: Precision,
+                            rng, count: int) -> TensorCheck:
+    """Fast mode: k random unit directions v; the directional derivative against <grad, v>.
+    A wrong gradient g' escapes only if every projection <g' - g, v> falls within tolerance."""
+    directions = []
+    for _ in range(count):
+        v = rng.standard_normal(analytic.shape)
+        directions.append(v / max(np.linalg.norm(v), 1e-300))
+    numeric = directional_differences(evaluate_along, directions, precision.step)
+    projected = np.array([float(np.sum(analytic.astype(np.float64) * v)) for v in directions])
+    if not np.all(np.isfinite(numeric)):
+        raise LayerError(f"{layer} ({type_})", f"the loss is not finite when {tensor} is perturbed", index=layer)
+
+    def look(idx):
+        v, h = directions[idx[0]], precision.step
+        here, half_up, half_down = evaluate_along(v, 0.0), evaluate_along(v, h / 2), evaluate_along(v, -h / 2)
+        full_up, full_down = evaluate_along(v, h), evaluate_along(v, -h)
+        d_full, d_half = (full_up - full_down) / (2 * h), (half_up - half_down) / h
+        right = (-3.0 * here + 4.0 * half_up - full_up) / h     # one-sided, second order
+        left = (3.0 * here - 4.0 * half_down + full_down) / h
+        return CloserLook((4 * d_half - d_full) / 3, abs(d_full - d_half), left, right)
+
+    verdicts = judge(projected, numeric, precision.tolerance, 0.0, look, kinks_inconclusive=True)
+    worst = int(np.argmax(verdicts.excess)) if count else 0
+    mismatches = int(verdicts.mismatch.sum())
+    return TensorCheck(
+        layer=layer, type=type_, tensor=tensor, shape=tuple(analytic.shape),
+        max_abs_error=float(verdicts.abs_error.max(initial=0.0)),
+        max_rel_error=float(verdicts.rel_error.max(initial=0.0)),
+        worst_index=(worst,), analytic=float(projected[worst]) if count else 0.0,
+        numeric=float(verdicts.numeric[worst]) if count else 0.0,
+        outcome=FAILED if mismatches else PASSED, elements=int(analytic.size), mismatches=mismatches,
+        kinks=0, checked=count, directions=count,
+    )
+
+
+def check_network(net: Network, precision: Precision, trace: Trace, shadow_trace: Trace | None,
+                  mode: Mode = Mode(), seed: int = 0) -> list[TensorCheck]:
     """Every layer's input gradient and every parameter gradient, through the whole network."""
+    if mode.name == "fast":
+        return _check_network_fast(net, precision, trace, shadow_trace, mode, seed)
     checks = []
     numeric_trace = shadow_trace or trace
     sizes = [x.size for x in numeric_trace.inputs]
@@ -148,9 +208,15 @@ def check_network(net: Network, precision: Precision, trace: Trace, shadow_trace
             xs.reshape(len(flat), -1)[np.arange(len(flat)), flat] += deltas
             return net.losses_from(k, xs)
 
+        def sample(size, name, k=k):
+            if mode.name != "sample" or size <= mode.samples:
+                return None
+            rng = np.random.default_rng([seed, k, sum(map(ord, name))])
+            return np.sort(rng.choice(size, mode.samples, replace=False))
+
         noise = _noise(trace.input_grads[k], shadow_trace.input_grads[k]) if shadow_trace else 0.0
         checks.append(check_tensor(k, entry.type, "input", trace.input_grads[k], x, evaluate, precision, noise,
-                                   input_losses, stack_size))
+                                   input_losses, stack_size, sample(x.size, "input")))
         for shown, owner, key in parameters(entry):
             theta = owner.params()[key]
 
@@ -159,7 +225,34 @@ def check_network(net: Network, precision: Precision, trace: Trace, shadow_trace
 
             noise = _noise(trace.param_grads[k][shown], shadow_trace.param_grads[k][shown]) if shadow_trace else 0.0
             checks.append(check_tensor(k, entry.type, shown, trace.param_grads[k][shown], theta, evaluate,
-                                       precision, noise, param_losses, stack_size))
+                                       precision, noise, param_losses, stack_size, sample(theta.size, shown)))
+    return checks
+
+
+def _check_network_fast(net: Network, precision: Precision, trace: Trace, shadow_trace: Trace | None,
+                        mode: Mode, seed: int) -> list[TensorCheck]:
+    checks = []
+    numeric_trace = shadow_trace or trace
+    for k, entry in enumerate(net.stack.entries):
+        x = numeric_trace.inputs[k].astype(precision.numeric_dtype, copy=True)
+
+        def along_input(v, t, k=k, x=x):
+            return float(net.losses_from(k, (x + t * v)[None])[0])
+
+        rng = np.random.default_rng([seed, k])
+        checks.append(check_tensor_directions(k, entry.type, "input", trace.input_grads[k], along_input,
+                                              precision, rng, mode.directions))
+        for shown, owner, key in parameters(entry):
+            def along_param(v, t, k=k, x=x, param=owner.params()[key]):
+                original = param.copy()
+                param += (t * v).astype(param.dtype)
+                try:
+                    return net.loss_from(k, x)
+                finally:
+                    param[...] = original
+
+            checks.append(check_tensor_directions(k, entry.type, shown, trace.param_grads[k][shown], along_param,
+                                                  precision, rng, mode.directions))
     return checks
 
 

@@ -77,6 +77,11 @@ def run(
                                    help="Refuse custom layers: they are Python code and would run."),
     max_elements: int = typer.Option(20_000_000, "--max-elements", min=1,
                                      help="Refuse specs with more input and parameter scalars than this."),
+    mode: Optional[str] = typer.Option(None, "--mode", metavar="full|fast|sample",
+                                       help="full: every scalar (default up to 200,000); fast: random directions "
+                                            "per tensor; sample: random coordinates per tensor."),
+    samples: int = typer.Option(64, "--samples", min=1, help="Coordinates per tensor in sample mode."),
+    directions: int = typer.Option(4, "--directions", min=1, help="Random directions per tensor in fast mode."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print the summary and one line per spec that did not pass."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show each tensor's worst element and values."),
 ) -> None:
@@ -88,8 +93,11 @@ def run(
     from .runner import Interrupted, RunOptions
     from .runner import run as run_specs
 
+    if mode not in (None, "full", "fast", "sample"):
+        raise typer.BadParameter(f"expected full, fast or sample, got {mode!r}", param_hint="--mode")
     options = RunOptions(rtol=rtol, atol=atol, jobs=jobs, timeout=timeout, allow_custom=not no_custom,
-                         max_elements=max_elements, shard=_parse_shard(shard))
+                         max_elements=max_elements, shard=_parse_shard(shard), mode=mode, samples=samples,
+                         directions=directions)
     # With the JSON on standard output, the human report moves to standard error.
     console = _console(stderr=json_path == "-")
     progress = report_console.Progress(console, enabled=not quiet)

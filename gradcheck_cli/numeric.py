@@ -50,17 +50,27 @@ def steps_taken(values: np.ndarray, step: float, dtype) -> tuple[np.ndarray, np.
     return up, down
 
 
-def central_differences_stacked(losses_of, theta: np.ndarray, step: float, stack_size: int) -> np.ndarray:
+def central_differences_stacked(losses_of, theta: np.ndarray, step: float, stack_size: int,
+                                indices: np.ndarray | None = None) -> np.ndarray:
     """The same central differences as `central_differences`, many elements per call:
-    `losses_of(flat_indices, deltas)` returns L with theta.flat[i] moved by each delta."""
-    up, down = steps_taken(theta.ravel(), step, theta.dtype)
-    numeric = np.empty(theta.size, dtype=np.float64)
+    `losses_of(flat_indices, deltas)` returns L with theta.flat[i] moved by each delta.
+    With `indices` (flat), only those elements, as a 1-D array in their order."""
+    chosen = np.arange(theta.size) if indices is None else np.asarray(indices)
+    up, down = steps_taken(theta.ravel()[chosen], step, theta.dtype)
+    numeric = np.empty(len(chosen), dtype=np.float64)
     half = max(1, stack_size // 2)
-    for start in range(0, theta.size, half):
-        idx = np.arange(start, min(start + half, theta.size))
-        losses = losses_of(np.concatenate([idx, idx]), np.concatenate([up[idx], down[idx]]))
-        numeric[idx] = (losses[: len(idx)] - losses[len(idx):]) / (up[idx] - down[idx])
-    return numeric.reshape(theta.shape)
+    for start in range(0, len(chosen), half):
+        part = slice(start, min(start + half, len(chosen)))
+        idx = chosen[part]
+        losses = losses_of(np.concatenate([idx, idx]), np.concatenate([up[part], down[part]]))
+        numeric[part] = (losses[: len(idx)] - losses[len(idx):]) / (up[part] - down[part])
+    return numeric.reshape(theta.shape) if indices is None else numeric
+
+
+def directional_differences(evaluate_along, directions: list[np.ndarray], step: float) -> np.ndarray:
+    """(L(θ + h·v) - L(θ - h·v)) / 2h for each unit direction v; `evaluate_along(v, t)` returns
+    L at θ + t·v and leaves θ as it was."""
+    return np.array([(evaluate_along(v, step) - evaluate_along(v, -step)) / (2.0 * step) for v in directions])
 
 
 @dataclass

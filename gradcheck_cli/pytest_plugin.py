@@ -9,6 +9,7 @@ File/Item nodes, so pytest-xdist (`-n auto`) distributes them like any other tes
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,8 +85,21 @@ class GradcheckRepr:
         return self.text
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _printable(text: str) -> str:
+    """Without control characters (a bell or an escape from a layer's error text)."""
+    return _CONTROL.sub("", text)
+
+
 def failure_text(result) -> tuple[str, str]:
     """(the full text, a one-line message) for a result that did not pass."""
+    text, message = _failure_text(result)
+    return _printable(text), _printable(message)
+
+
+def _failure_text(result) -> tuple[str, str]:
     from .report_junit import failure_details, failure_message, tolerance_text
     from .results import PASSED
 

@@ -81,6 +81,12 @@ def print_spec(console: Console, result: SpecResult, verbose: bool = False) -> N
     else:
         header.append("  ")
     header.append(result.outcome, style=STYLE[result.outcome])
+    if result.mode == "sample" and result.checks:
+        checked = sum(c.checked for c in result.checks)
+        total = sum(c.elements for c in result.checks)
+        header.append(f"  sample mode: {checked:,} of {total:,} scalars", style="yellow")
+    elif result.mode == "fast" and result.checks:
+        header.append(f"  fast mode: {result.checks[0].directions} random directions per tensor", style="yellow")
     if not result.invalid:
         header.append(f"  ({result.seconds:.2f} s)", style="dim")
     console.print(header)

@@ -33,6 +33,9 @@ def tensor_dict(check: TensorCheck) -> dict:
         "elements": check.elements,
         "mismatches": check.mismatches,
         "kinks": check.kinks,
+        "checked": check.checked,
+        "coverage": round(check.checked / check.elements, 6) if check.elements and not check.directions else None,
+        "directions": check.directions or None,
     }
 
 
@@ -51,6 +54,7 @@ def spec_dict(spec: SpecResult) -> dict:
         "suspect_layer": spec.suspect_layer,
         "layers": [layer_dict(layer) for layer in spec.layer_checks],
         "dtype": spec.dtype,
+        "mode": spec.mode,
         "tolerance": {"rtol": spec.rtol, "atol": spec.atol},
         "step": spec.step,
         "taylor_order": None if spec.taylor_order is None else round(spec.taylor_order, 3),

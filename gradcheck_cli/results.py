@@ -24,6 +24,8 @@ class TensorCheck:
     elements: int
     mismatches: int = 0
     kinks: int = 0
+    checked: int = 0           # elements (or directions) actually compared; < elements when sampled
+    directions: int = 0        # fast mode: random directions instead of elements
     rel_errors: Any = field(default=None, repr=False)  # per element, for the heatmap
 
     @property
@@ -60,6 +62,7 @@ class SpecResult:
     step: float | None = None
     notes: list[str] = field(default_factory=list)
     taylor_order: float | None = None          # ≈ 2 for a correct gradient, ≈ 1 for a wrong one
+    mode: str = "full"
     seconds: float = 0.0
     invalid: bool = False                      # the spec itself was bad (exit code 2)
 

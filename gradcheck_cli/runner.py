@@ -22,6 +22,12 @@ class RunOptions:
     allow_custom: bool = True
     max_elements: int = DEFAULT_MAX_ELEMENTS
     shard: tuple[int, int] = (1, 1)         # run the K-th of N slices
+    mode: str | None = None                 # full | fast | sample; None: full up to FULL_MODE_LIMIT
+    samples: int = 64                       # sample mode: coordinates per tensor
+    directions: int = 4                     # fast mode: random directions per tensor
+
+
+FULL_MODE_LIMIT = 200_000  # scalars (inputs of every layer and parameters) checked one by one
 
 
 def take_shard(files: list[str], shard: tuple[int, int]) -> list[str]:
@@ -61,8 +67,8 @@ def check_spec(path: str, options: RunOptions = RunOptions()) -> SpecResult:
     # Imported here so that `gradcheck --help` does not pay for numpy.
     import numpy as np
 
-    from .checker import (FLOAT64, Precision, backprop, check_layers_alone, check_network, choose_precision,
-                          taylor_order)
+    from .checker import (FLOAT64, Mode, Precision, backprop, check_layers_alone, check_network,
+                          choose_precision, taylor_order)
     from .network import build_network
     from .spec import load_spec
     from .verdict import DEFAULT_TOLERANCES, Tolerance
@@ -83,17 +89,22 @@ def check_spec(path: str, options: RunOptions = RunOptions()) -> SpecResult:
             precision, result.notes = choose_precision(
                 net, trace, spec.rtol if rtol is None else rtol, spec.atol if atol is None else atol, spec.step)
             result.rtol, result.atol, result.step = precision.tolerance.rtol, precision.tolerance.atol, precision.step
+            mode = _choose_mode(options, trace, result.notes)
+            result.mode = mode.name
             if precision.shadow:
                 with net.params_as(FLOAT64):
                     shadow_trace = backprop(net, net.x.astype(FLOAT64))
-                    result.checks = check_network(net, precision, trace, shadow_trace)
+                    result.checks = check_network(net, precision, trace, shadow_trace, mode, spec.seed)
                     result.taylor_order = taylor_order(net, shadow_trace, spec.seed)
             else:
                 shadow_trace = None
-                result.checks = check_network(net, precision, trace, None)
+                result.checks = check_network(net, precision, trace, None, mode, spec.seed)
                 result.taylor_order = taylor_order(net, trace, spec.seed)
             if all(c.passed for c in result.checks):
                 result.outcome = PASSED
+            elif mode.name == "fast":  # layers alone would cost a full check: the last layer flagged
+                result.outcome = FAILED
+                result.suspect_layer = max(c.layer for c in result.checks if not c.passed)
             else:
                 result.outcome = FAILED
                 local = precision
@@ -125,6 +136,18 @@ def check_spec(path: str, options: RunOptions = RunOptions()) -> SpecResult:
         result.error = f"unexpected {type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _choose_mode(options: RunOptions, trace, notes: list[str]):
+    from .checker import Mode
+    if options.mode is not None:
+        return Mode(options.mode, options.samples, options.directions)
+    scalars = sum(x.size for x in trace.inputs) + sum(g.size for grads in trace.param_grads for g in grads.values())
+    if scalars <= FULL_MODE_LIMIT:
+        return Mode("full")
+    notes.append(f"{scalars:,} scalars, above the {FULL_MODE_LIMIT:,} checked one by one by default: fast mode "
+                 f"({options.directions} random directions per tensor); --mode full checks every scalar")
+    return Mode("fast", options.samples, options.directions)
 
 
 def guard_size(spec, max_elements: int) -> None:

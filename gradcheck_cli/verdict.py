@@ -55,9 +55,11 @@ def _allowed(a, n, tol: Tolerance, noise):
 
 
 def judge(analytic: np.ndarray, numeric: np.ndarray, tol: Tolerance, analytic_noise,
-          look) -> ElementVerdicts:
+          look, kinks_inconclusive: bool = False) -> ElementVerdicts:
     """`look(idx) -> CloserLook` re-examines one element; called only for disagreeing ones.
-    `analytic_noise`: known rounding error of the analytic side (float32 vs its float64 twin)."""
+    `analytic_noise`: known rounding error of the analytic side (float32 vs its float64 twin).
+    `kinks_inconclusive`: for directional derivatives, where a direction crossing several kinks
+    has one-sided derivatives that need not bracket <g, v>: such an element is not judged."""
     a = analytic.astype(np.float64)
     n = numeric.astype(np.float64).copy()
     noise = np.broadcast_to(np.asarray(analytic_noise, dtype=np.float64), a.shape)
@@ -74,7 +76,7 @@ def judge(analytic: np.ndarray, numeric: np.ndarray, tol: Tolerance, analytic_no
             continue
         low, high = sorted((closer.left, closer.right))
         slack = _allowed(value, high, tol, noise[idx] + NOISE_SAFETY * closer.noise)
-        if high - low > slack and low - slack <= value <= high + slack:
+        if high - low > slack and (kinks_inconclusive or low - slack <= value <= high + slack):
             kink[idx] = True
             n[idx] = value  # a valid subgradient; report it as matching
             excess[idx] = 0.0

@@ -35,3 +35,26 @@ def test_planted_bug_is_caught_on_the_right_tensor(case, tmp_path):
     assert result.suspect_layer == case.bug_layer
     alone = result.layer_checks[case.bug_layer]
     assert set(alone.wrong_tensors) == set(case.bug_tensors)
+
+
+@pytest.mark.parametrize("mode", ["fast", "sample"])
+@pytest.mark.parametrize("case", CORRECT + BUGGY, ids=lambda c: c.name)
+def test_cheaper_modes_agree_with_full(case, mode, tmp_path):
+    """Fast mode (random directions) and sample mode flag the same tensors as a full check,
+    and never a correct layer."""
+    from gradcheck_cli.runner import RunOptions
+    if mode == "fast" and case.bug_layer is not None and "exact_kink" in case.name:
+        pytest.skip("every direction crosses the exact kinks, so fast mode cannot judge them; full mode does")
+    spec = {"name": case.name, "seed": case.seed, "dtype": case.dtype, "input": list(case.input),
+            "layers": case.layers, "loss": case.loss}
+    path = tmp_path / f"{case.name}.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    result = check_spec(str(path), RunOptions(mode=mode, samples=8, directions=4))
+    assert result.mode == mode
+    if case.bug_layer is None:
+        assert result.outcome == "passed", [(c.layer, c.tensor) for c in result.checks if not c.passed]
+    else:
+        assert result.outcome == "failed"
+        flagged = {c.tensor for c in result.checks if c.layer == case.bug_layer and not c.passed}
+        assert flagged == set(case.bug_tensors)
+        assert result.suspect_layer == case.bug_layer
