@@ -29,7 +29,8 @@ def _version(value: bool) -> None:
 
 def _console(stderr: bool = False):
     from rich.console import Console
-    return Console(stderr=stderr, highlight=False)
+    # soft_wrap: a message stays one line however narrow the terminal (grep-able in CI logs)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 def _fail(message: str, code: int = 2):

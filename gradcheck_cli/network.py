@@ -196,9 +196,6 @@ def _build_stack(layer_specs: list[LayerSpec], x, seed: np.random.SeedSequence, 
                 raise SpecError(str(exc.__context__), spec.path, layer_spec.line,
                                 where=_where(layer_spec)) from None
             raise
-        if entry.branch is not None and y.shape != x.shape:
-            raise SpecError(f"the residual branch maps shape {x.shape} to {y.shape}; y = x + f(x) needs f "
-                            "to keep the shape", spec.path, layer_spec.line, where=_where(layer_spec))
         stack.entries.append(entry)
         x = y
     return stack, x
@@ -228,7 +225,10 @@ def _make_entry(layer_spec: LayerSpec, label: str, x, seed, spec: Spec, dtype) -
     options = dict(layer_spec.options)
     branch = None
     if layer_spec.children:
-        branch, _ = _build_stack(layer_spec.children, x, seed.spawn(1)[0], f"{label}.", spec, dtype)
+        branch, y = _build_stack(layer_spec.children, x, seed.spawn(1)[0], f"{label}.", spec, dtype)
+        if y.shape != x.shape:
+            raise SpecError(f"the residual branch maps shape {x.shape} to {y.shape}; y = x + f(x) needs f "
+                            "to keep the shape", spec.path, layer_spec.line, where=_where(layer_spec))
         options["layers"] = branch
     return Entry(label, layer_spec.type, LAYERS[layer_spec.type](**options), layer_spec.line, branch)
 

@@ -60,14 +60,16 @@ def judge(analytic: np.ndarray, numeric: np.ndarray, tol: Tolerance, analytic_no
     `analytic_noise`: known rounding error of the analytic side (float32 vs its float64 twin).
     `kinks_inconclusive`: for directional derivatives, where a direction crossing several kinks
     has one-sided derivatives that need not bracket <g, v>: such an element is not judged."""
-    a = analytic.astype(np.float64)
-    n = numeric.astype(np.float64).copy()
-    noise = np.broadcast_to(np.asarray(analytic_noise, dtype=np.float64), a.shape)
+    shape = np.shape(analytic)
+    a = np.asarray(analytic, dtype=np.float64).ravel()     # flat, so a 0-d parameter works too
+    n = np.asarray(numeric, dtype=np.float64).ravel().copy()
+    noise = np.broadcast_to(np.asarray(analytic_noise, dtype=np.float64), shape).ravel()
     allowed = _allowed(a, n, tol, noise)
     excess = np.abs(a - n) / np.maximum(allowed, 1e-300)
     kink = np.zeros(a.shape, dtype=bool)
-    for idx in zip(*np.nonzero(excess > 1.0)):
-        closer: CloserLook = look(idx)
+    for flat in np.flatnonzero(excess > 1.0):
+        idx = flat
+        closer: CloserLook = look(np.unravel_index(flat, shape))
         value = a[idx]
         smooth_allowed = _allowed(value, closer.richardson, tol, noise[idx] + NOISE_SAFETY * closer.noise)
         if abs(value - closer.richardson) <= smooth_allowed:
@@ -84,4 +86,5 @@ def judge(analytic: np.ndarray, numeric: np.ndarray, tol: Tolerance, analytic_no
         n[idx] = closer.richardson
         excess[idx] = abs(value - closer.richardson) / smooth_allowed
     abs_error = np.abs(a - n)
-    return ElementVerdicts(abs_error, relative_error(a, n, tol), excess, excess > 1.0, kink, n)
+    rel_error = relative_error(a, n, tol)
+    return ElementVerdicts(*(v.reshape(shape) for v in (abs_error, rel_error, excess, excess > 1.0, kink, n)))

@@ -27,6 +27,7 @@ _Loader.add_implicit_resolver(
 )
 
 Path = tuple  # a location in the document: ("layers", 1, "out")
+_PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap")
 MAX_NODES = 100_000  # far above any real spec; an alias bomb expands to billions
 MAX_BYTES = 1_000_000
 
@@ -91,6 +92,10 @@ def _convert(node: yaml.Node, path: Path, marks: Marks, loader: _Loader, budget:
         raise SpecError(f"the document expands to more than {MAX_NODES:,} values (an alias bomb?)",
                         marks.file, node.start_mark.line + 1)
     marks.values.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        raise SpecError(f"YAML tag {tag} is not allowed: a spec holds plain data only", marks.file,
+                        node.start_mark.line + 1, where=format_path(path))
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)  # resolves `<<` merge keys
         result: dict = {}
