@@ -107,7 +107,7 @@ def choose_precision(net: Network, trace: Trace, rtol, atol, step) -> tuple[Prec
         dtype_name = trace.lowest_dtype.name
         notes.append(f"a layer returns {dtype_name} for float64 input: checked with {dtype_name} tolerances")
     numeric_dtype = FLOAT64 if shadow else np.dtype(dtype_name)
-    default = DEFAULT_TOLERANCES.get(dtype_name, DEFAULT_TOLERANCES["float32"])
+    default = DEFAULT_TOLERANCES["float32, float64 twin" if shadow else dtype_name]
     tolerance = Tolerance(default.rtol if rtol is None else rtol, default.atol if atol is None else atol)
     return Precision(shadow, numeric_dtype, tolerance, step or default_step(numeric_dtype)), notes
 

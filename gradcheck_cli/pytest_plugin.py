@@ -2,7 +2,8 @@
 
 Installed with the package under the entry point group `pytest11` (name `gradcheck`), so a
 plain `pytest` collects the specs; without the entry point, load it with
-`pytest -p gradcheck_cli.pytest_plugin`. One test item per spec file; a failing spec reports
+`pytest -p gradcheck_cli.pytest_plugin` (once the entry point is installed, name it `-p gradcheck`:
+pytest refuses one module registered under two names). One test item per spec file; a failing spec reports
 its failing tensors and the suspect layer instead of a Python traceback. Items are ordinary
 File/Item nodes, so pytest-xdist (`-n auto`) distributes them like any other test.
 """
