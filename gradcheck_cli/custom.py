@@ -18,7 +18,11 @@ _loaded_files: dict[Path, object] = {}
 
 @contextmanager
 def _on_import_path(folder: Path):
+    """The spec's folder on the import path while its layers load. Modules imported from that
+    folder are forgotten afterwards (the layers keep them), so that another folder's
+    neighbour of the same name (helpers.py) is its own module, not this one."""
     entry = str(folder)
+    before = set(sys.modules)
     sys.path.insert(0, entry)
     try:
         yield
@@ -27,6 +31,10 @@ def _on_import_path(folder: Path):
             sys.path.remove(entry)
         except ValueError:
             pass
+        for name in set(sys.modules) - before:
+            file = getattr(sys.modules[name], "__file__", None)
+            if file and not name.startswith("gradcheck_custom_") and Path(file).resolve().is_relative_to(folder):
+                del sys.modules[name]
 
 
 def _is_file_reference(module: str) -> bool:

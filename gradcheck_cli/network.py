@@ -234,6 +234,10 @@ def _make_entry(layer_spec: LayerSpec, label: str, x, seed, spec: Spec, dtype) -
 
 
 def _cast_params(entry: Entry, dtype) -> None:
+    raw = getattr(entry.layer, "params", None)
+    if raw is not None and not isinstance(raw, dict):
+        raise entry.fail(f"params is a {type(raw).__name__}; it must be a dict of numpy arrays, "
+                         "like {'W': W, 'b': b}")
     params = entry.params()
     for name, value in list(params.items()):
         array = np.asarray(value)

@@ -1,0 +1,80 @@
+"""Shared helpers: write a spec into a temporary folder, run the CLI as a user would."""
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gradcheck_cli.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = ROOT / "specs"
+CALIBRATION = ROOT.parent / "shared" / "calibration"
+
+# A fixed, colorless terminal, whatever the developer's shell says.
+CLI_ENV = {"COLUMNS": "120", "LINES": "50", "NO_COLOR": "1", "FORCE_COLOR": None, "TTY_COMPATIBLE": None,
+           "TERM": "dumb"}
+
+SUMMARY = re.compile(r"^(\d+) specs?: (\d+) passed, (\d+) failed, (\d+) errors? in \d+\.\d+ s$")
+
+
+def invoke_cli(*args: str, env: dict | None = None):
+    """Run `gradcheck ARGS...` in-process; stdout and stderr stay apart (result.stdout/.stderr)."""
+    runner = CliRunner()
+    return runner.invoke(app, [str(a) for a in args], env={**CLI_ENV, **(env or {})})
+
+
+@pytest.fixture
+def invoke():
+    """`invoke("run", "specs/mlp.yaml")` -> click Result (exit_code, output, stdout, stderr)."""
+    return invoke_cli
+
+
+@pytest.fixture
+def write_spec(tmp_path):
+    """`write_spec(yaml_text, name="spec.yaml")` -> path of the written file (dedented)."""
+
+    def write(text: str, name: str = "spec.yaml") -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def write_file(tmp_path):
+    """`write_file("layers.py", python_text)` -> path; for custom layers beside a spec."""
+
+    def write(name: str, text: str) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def run_json(tmp_path):
+    """`run_json(*args)` -> (result, report dict): `gradcheck run ARGS --json FILE`."""
+
+    def run(*args: str, env: dict | None = None):
+        target = tmp_path / "report.json"
+        if target.exists():
+            target.unlink()
+        result = invoke_cli("run", *args, "--json", str(target), env=env)
+        assert target.exists(), result.output
+        return result, json.loads(target.read_text(encoding="utf-8"))
+
+    return run
+
+
+def lines(text: str) -> list[str]:
+    """The non-blank lines of an output, trailing spaces removed."""
+    return [line.rstrip() for line in text.splitlines() if line.strip()]
