@@ -563,10 +563,6 @@ def test_layer_file_can_import_its_neighbour(write_spec, write_file, run_json):
     assert result.exit_code == 0, result.output
 
 
-@pytest.mark.skipif(False, reason="fixed: neighbour modules of custom layer files share sys.modules across "
-                                       "a batch: when two spec folders each have a helpers.py, the second "
-                                       "folder's layers.py silently gets the first folder's helpers, so a "
-                                       "correct spec fails (or a buggy one passes) depending on what else runs")
 def test_same_named_neighbours_in_two_folders_do_not_collide(write_spec, write_file, run_json, tmp_path):
     for folder, scale in (("a", 2.0), ("b", 3.0)):
         write_file(f"{folder}/collide_helpers.py", f"SCALE = {scale}\n")
@@ -598,9 +594,6 @@ def test_same_named_neighbours_in_two_folders_do_not_collide(write_spec, write_f
     assert [s["outcome"] for s in report["specs"]] == ["passed", "passed"], result.output
 
 
-@pytest.mark.skipif(False, reason="fixed: a custom layer whose params is not a dict (e.g. a list of arrays) "
-                                       "has its parameters silently skipped: nothing of W is checked and a wrong "
-                                       "W gradient passes, instead of an error naming the layer")
 def test_params_that_are_not_a_dict_are_not_silently_skipped(write_spec, write_file, run_json):
     write_file("listy.py", '''
         import numpy as np
