@@ -68,15 +68,24 @@ def load(text: str, file: str) -> tuple[Any, Marks]:
     marks = Marks(file)
     if len(text) > MAX_BYTES:
         raise SpecError(f"the file is {len(text):,} bytes; a spec is at most {MAX_BYTES:,}", file, 1)
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise SpecError(f"YAML syntax error: unacceptable character #x{exc.character:04x} "
+                        "(a control character?)", file, line) from None
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
         raise SpecError(f"YAML syntax error: {problem}", file, mark.line + 1 if mark else None) from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise SpecError(f"YAML syntax error: unacceptable character #x{exc.character:04x} "
+                        "(a control character?)", file, line) from None
     except yaml.YAMLError as exc:
-        raise SpecError(f"YAML syntax error: {exc}", file, None) from None
+        raise SpecError(f"YAML syntax error: {str(exc).splitlines()[0]}", file, None) from None
     try:
         if node is None:
             return None, marks

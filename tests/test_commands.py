@@ -1,0 +1,203 @@
+"""The other commands and run options of `gradcheck`, through typer's CliRunner."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+import yaml
+
+from conftest import ROOT, SPECS, SUMMARY, invoke_cli, lines
+
+BAD_OUT = """
+name: bad
+seed: 0
+input: [4, 3]
+layers:
+  - {type: linear, out: three}
+loss: mse
+"""
+
+
+@pytest.fixture
+def at_root(monkeypatch):
+    monkeypatch.chdir(ROOT)
+
+
+def _strip_seconds(value):
+    if isinstance(value, dict):
+        return {k: _strip_seconds(v) for k, v in value.items() if k != "seconds"}
+    if isinstance(value, list):
+        return [_strip_seconds(v) for v in value]
+    return value
+
+
+# --- validate ---------------------------------------------------------------------------------
+
+
+def test_validate_example_specs(at_root):
+    paths = sorted(str(p.relative_to(ROOT)) for p in SPECS.glob("*.yaml"))
+    result = invoke_cli("validate", *paths)
+    assert result.exit_code == 0, result.output
+
+
+def test_validate_invalid_spec_names_file_and_line(write_spec):
+    path = write_spec(BAD_OUT)
+    result = invoke_cli("validate", path)
+    assert result.exit_code == 2, result.output
+    assert f"{path}:5:" in result.output
+    assert "out" in result.output
+
+
+# --- schema -----------------------------------------------------------------------------------
+
+
+def test_schema_is_a_valid_schema_that_accepts_the_examples(write_spec):
+    jsonschema = pytest.importorskip("jsonschema")
+    result = invoke_cli("schema")
+    assert result.exit_code == 0, result.output
+    schema = json.loads(result.stdout)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    specs = sorted(SPECS.glob("**/*.yaml"))
+    assert specs
+    for path in specs:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        errors = list(validator.iter_errors(doc))
+        assert not errors, (path, [e.message for e in errors])
+    bad = yaml.safe_load(BAD_OUT)
+    assert not validator.is_valid(bad)
+
+
+# --- layers -----------------------------------------------------------------------------------
+
+
+def test_layers_lists_every_builtin():
+    result = invoke_cli("layers")
+    assert result.exit_code == 0, result.output
+    for name in ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu", "silu",
+                 "softmax", "log_softmax", "residual", "mse", "cross_entropy", "bce_with_logits", "dot"]:
+        assert re.search(rf"\b{name}\b", result.output), name
+
+
+def test_layers_matches_the_registry():
+    registry = pytest.importorskip("gradcheck_cli.registry")
+    result = invoke_cli("layers")
+    names = [n for n in dir(registry) if n.isupper()]
+    found = False
+    for n in names:
+        table = getattr(registry, n)
+        if isinstance(table, dict) and table and all(isinstance(k, str) for k in table):
+            found = True
+            for key in table:
+                assert key in result.output, key
+    if not found:
+        pytest.skip("no name table found in registry")
+
+
+# --- init -------------------------------------------------------------------------------------
+
+
+def test_init_writes_a_spec_that_passes_and_never_overwrites(tmp_path):
+    target = tmp_path / "starter"
+    result = invoke_cli("init", target)
+    assert result.exit_code == 0, result.output
+    files = sorted(p for p in target.rglob("*") if p.is_file())
+    assert files
+    specs = [p for p in files if p.suffix in (".yaml", ".yml")]
+    assert specs
+    for spec in specs:
+        run = invoke_cli("run", spec)
+        assert run.exit_code == 0, run.output
+    before = {p: p.read_bytes() for p in files}
+    again = invoke_cli("init", target)
+    assert again.exit_code == 2, again.output
+    assert "exist" in again.output
+    after = {p: p.read_bytes() for p in sorted(p for p in target.rglob("*") if p.is_file())}
+    assert after == before
+
+
+# --- jacobian ---------------------------------------------------------------------------------
+
+
+def test_jacobian_of_a_correct_layer(at_root):
+    result = invoke_cli("jacobian", "specs/mlp.yaml", "--layer", "1")
+    assert result.exit_code == 0, result.output
+    assert "analytic" in result.output
+    assert "numeric" in result.output
+    assert "agree" in result.output
+
+
+def test_jacobian_of_a_broken_layer(at_root):
+    result = invoke_cli("jacobian", "specs/broken/no_transpose.yaml", "--layer", "1")
+    assert result.exit_code == 1, result.output
+    assert "analytic" in result.output and "numeric" in result.output
+    assert re.search(r"\d+ of \d+ entries differ", result.output), result.output
+
+
+# --- run options ------------------------------------------------------------------------------
+
+
+def _paths(report):
+    return [s["path"] for s in report["specs"]]
+
+
+def test_shards_are_disjoint_and_cover_everything(at_root, tmp_path):
+    reports = []
+    for k in ("1/2", "2/2"):
+        out = tmp_path / f"shard{k[0]}.json"
+        result = invoke_cli("run", "specs", "--shard", k, "--json", out)
+        assert result.exit_code in (0, 1), result.output
+        reports.append(json.loads(out.read_text(encoding="utf-8")))
+    full_out = tmp_path / "full.json"
+    result = invoke_cli("run", "specs", "--json", full_out)
+    assert result.exit_code in (0, 1), result.output
+    full = _paths(json.loads(full_out.read_text(encoding="utf-8")))
+    first, second = _paths(reports[0]), _paths(reports[1])
+    assert not set(first) & set(second)
+    assert sorted(first + second) == sorted(full)
+    assert len(first + second) == len(set(first + second))
+
+
+def test_jobs_give_the_same_report(at_root, tmp_path):
+    out1, out2 = tmp_path / "j1.json", tmp_path / "j2.json"
+    r1 = invoke_cli("run", "specs", "--jobs", "1", "--json", out1)
+    r2 = invoke_cli("run", "specs", "--jobs", "2", "--json", out2)
+    assert r1.exit_code == r2.exit_code, (r1.output, r2.output)
+    a = json.loads(out1.read_text(encoding="utf-8"))
+    b = json.loads(out2.read_text(encoding="utf-8"))
+    assert _strip_seconds(a) == _strip_seconds(b)
+
+
+def test_junit_xml_has_one_testcase_per_spec(at_root, tmp_path):
+    xml_out, json_out = tmp_path / "r.xml", tmp_path / "r.json"
+    result = invoke_cli("run", "specs", "--junit-xml", xml_out, "--json", json_out)
+    assert result.exit_code in (0, 1), result.output
+    tree = ET.parse(xml_out)
+    cases = list(tree.getroot().iter("testcase"))
+    report = json.loads(json_out.read_text(encoding="utf-8"))
+    assert len(cases) == len(report["specs"]) > 0
+
+
+def test_python_dash_m_version():
+    proc = subprocess.run([sys.executable, "-m", "gradcheck_cli", "--version"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("gradcheck ")
+
+
+def test_quiet_prints_the_summary_line(at_root):
+    result = invoke_cli("run", "specs/mlp.yaml", "-q")
+    assert result.exit_code == 0, result.output
+    assert SUMMARY.match(lines(result.output)[-1]), result.output
+    assert "┃" not in result.output
+
+
+def test_no_custom_refuses_custom_layers(at_root):
+    result = invoke_cli("run", "specs/custom", "--no-custom")
+    assert result.exit_code == 2, result.output
+    assert "Swish" in result.output and "LayerNorm" in result.output
+    assert "--no-custom" in result.output
