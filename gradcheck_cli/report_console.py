@@ -127,6 +127,8 @@ def one_line(result: SpecResult) -> Text:
         wrong = [f"layer {c.layer} {c.tensor}" for c in result.checks if not c.passed]
         if wrong:
             text.append(f": {', '.join(wrong)} off")
+        if result.suspect_layer is not None:
+            text.append(f"; suspect layer {result.suspect_layer}")
     return text
 
 

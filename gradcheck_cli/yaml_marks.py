@@ -75,7 +75,10 @@ def load(text: str, file: str) -> tuple[Any, Marks]:
         raise SpecError(f"YAML syntax error: unacceptable character #x{exc.character:04x} "
                         "(a control character?)", file, line) from None
     try:
-        node = loader.get_single_node()
+        try:
+            node = loader.get_single_node()
+        except RecursionError:
+            raise SpecError("the document is nested too deeply to be a spec", file, None) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
@@ -90,7 +93,10 @@ def load(text: str, file: str) -> tuple[Any, Marks]:
         if node is None:
             return None, marks
         budget = [MAX_NODES]
-        return _convert(node, (), marks, loader, budget), marks
+        try:
+            return _convert(node, (), marks, loader, budget), marks
+        except RecursionError:
+            raise SpecError("the document is nested too deeply to be a spec", file, None) from None
     finally:
         loader.dispose()
 
