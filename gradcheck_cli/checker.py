@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import LayerError
+from . import stacked
 from .network import Entry, Network, parameters
 from .numeric import (STACK_BUDGET, CloserLook, central_differences, central_differences_stacked, closer_look,
                       default_step, directional_differences)
@@ -26,6 +27,11 @@ class Trace:
     input_grads: list[np.ndarray]                 # dL/d inputs[k]
     param_grads: list[dict[str, np.ndarray]]      # per top-level layer, by shown name
     lowest_dtype: np.dtype
+    output: np.ndarray                            # the last layer's output
+
+    def outputs(self) -> list[np.ndarray]:
+        """outputs[k]: the output of top-level layer k."""
+        return self.inputs[1:] + [self.output]
 
 
 def _finite(array, entry: Entry, what: str) -> None:
@@ -64,7 +70,7 @@ def backprop(net: Network, x) -> Trace:
             grad = owner.param_grads()[key]
             _finite(grad, owner, f"grads[{key!r}]")
             param_grads[k][shown] = grad
-    return Trace(inputs, input_grads, param_grads, lowest)
+    return Trace(inputs, input_grads, param_grads, lowest, x.copy())
 
 
 @dataclass(frozen=True)
@@ -190,23 +196,21 @@ def check_tensor_directions(layer: int, type_: str, tensor: str, analytic, evalu
 
 
 def check_network(net: Network, precision: Precision, trace: Trace, shadow_trace: Trace | None,
-                  mode: Mode = Mode(), seed: int = 0) -> list[TensorCheck]:
-    """Every layer's input gradient and every parameter gradient, through the whole network."""
+                  mode: Mode = Mode(), seed: int = 0, straightforward: bool = False) -> list[TensorCheck]:
+    """Every layer's input gradient and every parameter gradient, through the whole network.
+    `straightforward`: one perturbation and one whole forward at a time (the reference the
+    stacked engine must agree with; for tests and benchmarks)."""
     if mode.name == "fast":
         return _check_network_fast(net, precision, trace, shadow_trace, mode, seed)
     checks = []
     numeric_trace = shadow_trace or trace
-    sizes = [x.size for x in numeric_trace.inputs]
+    outputs = [y.astype(precision.numeric_dtype) for y in numeric_trace.outputs()]
     for k, entry in enumerate(net.stack.entries):
         x = numeric_trace.inputs[k].astype(precision.numeric_dtype, copy=True)
-        y = entry.layer.forward(x.copy())
-        stack_size = max(1, STACK_BUDGET // max(sizes[k:] + [y.size]))
         evaluate = lambda k=k, x=x: net.loss_from(k, x)  # noqa: E731
-
-        def input_losses(flat, deltas, k=k, x=x):
-            xs = np.repeat(x[None], len(flat), axis=0)
-            xs.reshape(len(flat), -1)[np.arange(len(flat)), flat] += deltas
-            return net.losses_from(k, xs)
+        input_losses, rows_only = stacked.input_losses(net, k, x, outputs)
+        widest = x[0].size if rows_only else max(a.size for a in [x] + outputs[k:])
+        stack_size = max(2, STACK_BUDGET // max(widest, max(a.size for a in outputs[k:])))
 
         def sample(size, name, k=k):
             if mode.name != "sample" or size <= mode.samples:
@@ -216,16 +220,13 @@ def check_network(net: Network, precision: Precision, trace: Trace, shadow_trace
 
         noise = _noise(trace.input_grads[k], shadow_trace.input_grads[k]) if shadow_trace else 0.0
         checks.append(check_tensor(k, entry.type, "input", trace.input_grads[k], x, evaluate, precision, noise,
-                                   input_losses, stack_size, sample(x.size, "input")))
+                                   None if straightforward else input_losses, stack_size, sample(x.size, "input")))
         for shown, owner, key in parameters(entry):
             theta = owner.params()[key]
-
-            def param_losses(flat, deltas, k=k, x=x, y=y, entry=entry, owner=owner, key=key):
-                return net.losses_from(k + 1, _perturbed_outputs(entry, owner, key, x, y, flat, deltas))
-
+            losses = None if straightforward else stacked.param_losses(net, k, entry, owner, key, x, outputs)
             noise = _noise(trace.param_grads[k][shown], shadow_trace.param_grads[k][shown]) if shadow_trace else 0.0
             checks.append(check_tensor(k, entry.type, shown, trace.param_grads[k][shown], theta, evaluate,
-                                       precision, noise, param_losses, stack_size, sample(theta.size, shown)))
+                                       precision, noise, losses, stack_size, sample(theta.size, shown)))
     return checks
 
 
@@ -237,7 +238,7 @@ def _check_network_fast(net: Network, precision: Precision, trace: Trace, shadow
         x = numeric_trace.inputs[k].astype(precision.numeric_dtype, copy=True)
 
         def along_input(v, t, k=k, x=x):
-            return float(net.losses_from(k, (x + t * v)[None])[0])
+            return net.loss_from(k, x + t * v)
 
         rng = np.random.default_rng([seed, k])
         checks.append(check_tensor_directions(k, entry.type, "input", trace.input_grads[k], along_input,
@@ -254,23 +255,6 @@ def _check_network_fast(net: Network, precision: Precision, trace: Trace, shadow
             checks.append(check_tensor_directions(k, entry.type, shown, trace.param_grads[k][shown], along_param,
                                                   precision, rng, mode.directions))
     return checks
-
-
-def _perturbed_outputs(entry: Entry, owner: Entry, key: str, x, y, flat, deltas) -> np.ndarray:
-    """Layer k's output for each single-entry perturbation of one of its parameters."""
-    if owner is entry and hasattr(entry.layer, "perturbed_outputs"):
-        return entry.layer.perturbed_outputs(key, x, y, flat, deltas)
-    param = owner.params()[key]
-    outputs = []
-    for i, delta in zip(flat, deltas):
-        idx = np.unravel_index(i, param.shape)
-        old = param[idx].copy()
-        param[idx] = old + delta
-        try:
-            outputs.append(entry.forward(x))
-        finally:
-            param[idx] = old
-    return np.stack(outputs)
 
 
 def _noise(low_precision, high_precision):

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from .columns import ColumnChange
 from .options import Option
 
 
@@ -16,11 +17,12 @@ class Builtin:
     """What every built-in shares: no parameters unless build makes some.
 
     `stacked = True`: forward also takes a stack of inputs (a leading axis of perturbations),
-    so the checker can evaluate many perturbations in one numpy call. A custom layer may
-    declare it too."""
+    so the checker can evaluate many perturbations in one numpy call. `rowwise = True`: each
+    output row depends on the same input row only. A custom layer may declare either."""
 
     options: dict[str, Option] = {}
     stacked = True
+    rowwise = True
 
     def __init__(self):
         self.params: dict[str, np.ndarray] = {}
@@ -54,18 +56,25 @@ class Linear(Builtin):
         y = (x.reshape(-1, x.shape[-1]) @ W).reshape(x.shape[:-1] + W.shape[1:])  # one GEMM for any stack
         return y + self.params["b"] if self.bias else y
 
-    def perturbed_outputs(self, name, x, y, flat_indices, deltas):
-        """Y for many single-entry perturbations of W or b at once: (B, *Y.shape).
+    def perturbed_outputs(self, name, x, y, flat_indices, deltas) -> ColumnChange:
+        """Y for many single-entry perturbations of W or b at once.
         W[i, j] + d moves only column j of Y, by d·X[:, i]; b[j] + d moves it by d."""
-        rows_x = x.reshape(-1, x.shape[-1])
-        out = np.repeat(y.reshape(1, -1, y.shape[-1]), len(flat_indices), axis=0)
-        stack = np.arange(len(flat_indices))
+        rows_y = y.reshape(-1, y.shape[-1])
         if name == "W":
             i, j = np.unravel_index(flat_indices, self.params["W"].shape)
-            out[stack, :, j] += deltas[:, None] * rows_x[:, i].T
+            moved = deltas[:, None] * x.reshape(-1, x.shape[-1])[:, i].T
         else:
-            out[stack, :, flat_indices] += deltas[:, None]
-        return out.reshape((len(flat_indices),) + y.shape)
+            j, moved = flat_indices, deltas[:, None]
+        return ColumnChange(rows_y, y.shape, j, rows_y[:, j].T + moved)
+
+    def forward_columns(self, change: ColumnChange, y):
+        """Y for inputs that differ from the unperturbed one in one column each: a rank-1
+        update Y + (x'[:, j] - x[:, j]) ⊗ W[j, :] instead of a matrix product."""
+        W = self.params["W"]
+        moved = change.values - change.base[:, change.cols].T            # (B, R)
+        out = moved[:, :, None] * W[change.cols][:, None, :]             # B outer products
+        out += y.reshape(1, -1, W.shape[1])
+        return out.reshape((len(change.cols),) + y.shape)
 
     def backward(self, g):
         rows_x = self.x.reshape(-1, self.x.shape[-1])
@@ -91,6 +100,10 @@ class Elementwise(Builtin):
 
     def backward(self, g):
         return g * self.df(self.x)
+
+    def forward_columns(self, change: ColumnChange, y) -> ColumnChange:
+        """Only the changed column changes."""
+        return ColumnChange(y.reshape(-1, y.shape[-1]), y.shape, change.cols, self.f(change.values))
 
 
 def _sigmoid(x):
@@ -234,7 +247,8 @@ class Residual(Builtin):
     def __init__(self, layers):
         super().__init__()
         self.branch = layers  # a built network.Stack; its layers own the parameters
-        self.stacked = all(getattr(e.layer, "stacked", False) for e in layers.entries)
+        self.stacked = all(getattr(e.layer, "stacked", False) is True for e in layers.entries)
+        self.rowwise = all(getattr(e.layer, "rowwise", False) is True for e in layers.entries)
 
     def forward(self, x):
         return x + self.branch.forward(x)

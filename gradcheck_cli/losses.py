@@ -39,6 +39,11 @@ class MSE(Loss):
     def values(self, y):
         return np.mean((y.astype(np.float64) - self.target) ** 2, axis=_axes(y, self.target.ndim))
 
+    def row_values(self, ys, rows):
+        """The part of L that rows[b] contributes, for ys[b] = that row alone: (B, 1, ...)."""
+        diff = ys.astype(np.float64) - self.target[rows][:, None]
+        return np.sum(diff ** 2, axis=tuple(range(1, ys.ndim))) / self.target.size
+
     def grad(self, y):
         return 2.0 * (y - self.target) / y.size
 
@@ -58,6 +63,10 @@ class CrossEntropy(Loss):
     def values(self, y):
         return -np.mean(np.sum(self.onehot * _log_softmax(y.astype(np.float64)), axis=-1), axis=-1)
 
+    def row_values(self, ys, rows):
+        logp = _log_softmax(ys.astype(np.float64))[:, 0]
+        return -np.sum(self.onehot[rows] * logp, axis=-1) / self.onehot.shape[0]
+
     def grad(self, y):
         return (np.exp(_log_softmax(y)) - self.onehot) / y.shape[0]
 
@@ -74,6 +83,11 @@ class BCEWithLogits(Loss):
         z = z.astype(np.float64)
         return np.mean(np.logaddexp(0.0, z) - self.target * z, axis=_axes(z, self.target.ndim))
 
+    def row_values(self, zs, rows):
+        z = zs.astype(np.float64)
+        terms = np.logaddexp(0.0, z) - self.target[rows][:, None] * z
+        return np.sum(terms, axis=tuple(range(1, zs.ndim))) / self.target.size
+
     def grad(self, z):
         return (0.5 * (1.0 + np.tanh(0.5 * z)) - self.target) / z.size
 
@@ -88,6 +102,9 @@ class Dot(Loss):
 
     def values(self, y):
         return np.sum(self.weights * y.astype(np.float64), axis=_axes(y, self.weights.ndim))
+
+    def row_values(self, ys, rows):
+        return np.sum(self.weights[rows][:, None] * ys.astype(np.float64), axis=tuple(range(1, ys.ndim)))
 
     def grad(self, y):
         return self.weights.copy()

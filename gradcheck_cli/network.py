@@ -134,16 +134,6 @@ class Network:
         """L as a function of the input of top-level layer k (layer 0: the network input)."""
         return self.loss.value(self.stack.forward(x, start=k))
 
-    def losses_from(self, k: int, xs) -> np.ndarray:
-        """L for each of a stack of inputs to layer k (a leading axis): layers that take a
-        stack run once on all of it, the others once per item."""
-        for entry in self.stack.entries[k:]:
-            if getattr(entry.layer, "stacked", False) is True:
-                xs = entry.layer.forward(xs)
-            else:
-                xs = np.stack([entry.forward(x) for x in xs])
-        return self.loss.values(xs)
-
     @contextmanager
     def params_as(self, dtype) -> Iterator[None]:
         """Temporarily swap every parameter for a copy in `dtype` (the float64 shadow)."""

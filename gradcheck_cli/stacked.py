@@ -1,0 +1,97 @@
+"""Many perturbations per numpy call: the engine behind a full check.
+
+A single-scalar perturbation has structure that a plain "perturb, run the whole forward"
+loop throws away, and the engine keeps it as long as the layers allow:
+ - a perturbed input row of layer k changes only that row further on, when every layer from
+   k on acts row by row (`rowwise`): one row goes through, and only that row's part of the
+   loss is compared (the other rows cancel exactly in L(θ+h) - L(θ-h));
+ - a perturbed W[i, j] or b[j] of a linear layer changes only column j of its output
+   (a ColumnChange): an element-wise layer then recomputes that column alone, and the next
+   linear layer turns it into a rank-1 update instead of a matrix product.
+Everything else is a dense stack with a leading axis of perturbations, run through layers
+that take stacks (`stacked`) in one call and through the others one item at a time.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .columns import ColumnChange
+from .network import Entry, Network
+
+
+def _takes_stacks(layer) -> bool:
+    return getattr(layer, "stacked", False) is True
+
+
+def _rowwise(layer) -> bool:
+    return getattr(layer, "rowwise", False) is True
+
+
+def run_stack(net: Network, k: int, stack, outputs: list[np.ndarray]):
+    """Layers k, k+1, ... on a stack (dense, or a ColumnChange of layer k's input); `outputs[j]`
+    is layer j's unperturbed output. Returns the dense stack of final outputs."""
+    for j in range(k, len(net.stack.entries)):
+        entry: Entry = net.stack.entries[j]
+        if isinstance(stack, ColumnChange):
+            columns = getattr(entry.layer, "forward_columns", None)
+            if columns is not None:
+                stack = columns(stack, outputs[j])
+                continue
+            stack = stack.dense()
+        if _takes_stacks(entry.layer):
+            stack = entry.layer.forward(stack)
+        else:
+            stack = np.stack([entry.forward(item) for item in stack])
+    return stack.dense() if isinstance(stack, ColumnChange) else stack
+
+
+def input_losses(net: Network, k: int, x: np.ndarray, outputs: list[np.ndarray]):
+    """losses_of(flat, deltas) for single-scalar perturbations of layer k's input x."""
+    rows_only = all(_rowwise(e.layer) and _takes_stacks(e.layer) for e in net.stack.entries[k:]) \
+        and hasattr(net.loss, "row_values")
+    per_row = x[0].size
+
+    def losses_of(flat, deltas):
+        count = len(flat)
+        if rows_only:
+            rows = flat // per_row
+            xs = x[rows].copy()                                    # (B, ...): one row each
+            xs.reshape(count, -1)[np.arange(count), flat % per_row] += deltas
+            ys = run_stack(net, k, xs[:, None], outputs)           # (B, 1, ...)
+            return net.loss.row_values(ys, rows)
+        xs = np.repeat(x[None], count, axis=0)
+        xs.reshape(count, -1)[np.arange(count), flat] += deltas
+        return net.loss.values(run_stack(net, k, xs, outputs))
+
+    return losses_of, rows_only
+
+
+def param_losses(net: Network, k: int, entry: Entry, owner: Entry, key: str, x: np.ndarray,
+                 outputs: list[np.ndarray]):
+    """losses_of(flat, deltas) for single-scalar perturbations of params[key] of `owner`
+    (top-level layer k, or a layer inside its residual branch)."""
+    y = outputs[k]
+
+    def losses_of(flat, deltas):
+        if owner is entry and hasattr(entry.layer, "perturbed_outputs"):
+            changed = entry.layer.perturbed_outputs(key, x, y, flat, deltas)
+        else:
+            changed = _one_by_one(entry, owner, key, x, flat, deltas)
+        return net.loss.values(run_stack(net, k + 1, changed, outputs))
+
+    return losses_of
+
+
+def _one_by_one(entry: Entry, owner: Entry, key: str, x, flat, deltas) -> np.ndarray:
+    """Layer k's output for each perturbation of a parameter, one forward each (black boxes)."""
+    param = owner.params()[key]
+    outputs = []
+    for i, delta in zip(flat, deltas):
+        idx = np.unravel_index(i, param.shape)
+        old = param[idx].copy()
+        param[idx] = old + delta
+        try:
+            outputs.append(entry.forward(x))
+        finally:
+            param[idx] = old
+    return np.stack(outputs)
