@@ -11,7 +11,7 @@ import numpy as np
 from .errors import LayerError
 from . import stacked
 from .network import Entry, Network, parameters
-from .numeric import (STACK_BUDGET, CloserLook, central_differences, central_differences_stacked, closer_look,
+from .numeric import (MAX_STACK, STACK_BUDGET, CloserLook, central_differences, central_differences_stacked, closer_look,
                       default_step, directional_differences)
 from .results import ERROR, FAILED, PASSED, LayerCheck, SpecResult, TensorCheck
 from .verdict import DEFAULT_TOLERANCES, Tolerance, judge
@@ -210,7 +210,7 @@ def check_network(net: Network, precision: Precision, trace: Trace, shadow_trace
         evaluate = lambda k=k, x=x: net.loss_from(k, x)  # noqa: E731
         input_losses, rows_only = stacked.input_losses(net, k, x, outputs)
         widest = x[0].size if rows_only else max(a.size for a in [x] + outputs[k:])
-        stack_size = max(2, STACK_BUDGET // max(widest, max(a.size for a in outputs[k:])))
+        stack_size = min(MAX_STACK, max(2, STACK_BUDGET // max(widest, max(a.size for a in outputs[k:]))))
 
         def sample(size, name, k=k):
             if mode.name != "sample" or size <= mode.samples:
@@ -221,12 +221,15 @@ def check_network(net: Network, precision: Precision, trace: Trace, shadow_trace
         noise = _noise(trace.input_grads[k], shadow_trace.input_grads[k]) if shadow_trace else 0.0
         checks.append(check_tensor(k, entry.type, "input", trace.input_grads[k], x, evaluate, precision, noise,
                                    None if straightforward else input_losses, stack_size, sample(x.size, "input")))
+        param_stack = min(MAX_STACK, max(2, STACK_BUDGET // (stacked.param_stack_width(net, k, outputs)
+                                                           if hasattr(entry.layer, "perturbed_outputs")
+                                                           else max(a.size for a in outputs[k:]))))
         for shown, owner, key in parameters(entry):
             theta = owner.params()[key]
             losses = None if straightforward else stacked.param_losses(net, k, entry, owner, key, x, outputs)
             noise = _noise(trace.param_grads[k][shown], shadow_trace.param_grads[k][shown]) if shadow_trace else 0.0
             checks.append(check_tensor(k, entry.type, shown, trace.param_grads[k][shown], theta, evaluate,
-                                       precision, noise, losses, stack_size, sample(theta.size, shown)))
+                                       precision, noise, losses, param_stack, sample(theta.size, shown)))
     return checks
 
 

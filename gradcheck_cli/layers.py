@@ -88,6 +88,8 @@ class Linear(Builtin):
 class Elementwise(Builtin):
     """Y = σ(X) entry by entry. The Jacobian is diagonal, so dL/dX = dL/dY ⊙ σ'(X)."""
 
+    keeps_column_changes = True
+
     def f(self, x):
         raise NotImplementedError
 

@@ -45,6 +45,18 @@ def run_stack(net: Network, k: int, stack, outputs: list[np.ndarray]):
     return stack.dense() if isinstance(stack, ColumnChange) else stack
 
 
+def param_stack_width(net: Network, k: int, outputs: list[np.ndarray]) -> int:
+    """The widest dense activation that perturbing layer k's parameters creates: column
+    changes stay narrow through layers that keep them, and densify after."""
+    for j in range(k + 1, len(net.stack.entries)):
+        layer = net.stack.entries[j].layer
+        if getattr(layer, "keeps_column_changes", False):
+            continue
+        first_dense = j if hasattr(layer, "forward_columns") else j - 1
+        return max(a.size for a in outputs[first_dense:])
+    return outputs[-1].size
+
+
 def input_losses(net: Network, k: int, x: np.ndarray, outputs: list[np.ndarray]):
     """losses_of(flat, deltas) for single-scalar perturbations of layer k's input x."""
     rows_only = all(_rowwise(e.layer) and _takes_stacks(e.layer) for e in net.stack.entries[k:]) \
