@@ -83,6 +83,11 @@ class Mode:
     directions: int = 4
 
 
+# Fast mode: a tensor whose random directions cross kinks is checked by coordinates instead,
+# all of them up to this many, a random sample of this many beyond.
+FAST_KINK_COORDINATES = 4096
+
+
 @dataclass
 class Precision:
     """How the numeric side is computed for this spec, and what counts as a match."""
@@ -159,40 +164,95 @@ def check_tensor(layer: int, type_: str, tensor: str, analytic, theta, evaluate,
     )
 
 
-def check_tensor_directions(layer: int, type_: str, tensor: str, analytic, evaluate_along, precision: Precision,
-                            rng, count: int) -> TensorCheck:
+def check_tensor_directions(job: "TensorJob", precision: Precision, rng, count: int) -> TensorCheck:
     """Fast mode: k random unit directions v; the directional derivative against <grad, v>.
     A wrong gradient g' escapes only if every projection <g' - g, v> falls within tolerance."""
     directions = []
     for _ in range(count):
-        v = rng.standard_normal(analytic.shape)
+        v = rng.standard_normal(job.analytic.shape)
         directions.append(v / max(np.linalg.norm(v), 1e-300))
-    numeric = directional_differences(evaluate_along, directions, precision.step)
-    projected = np.array([float(np.sum(analytic.astype(np.float64) * v)) for v in directions])
+
+    def along(v, t):
+        original = job.theta.copy()
+        job.theta += (t * v).astype(job.theta.dtype)
+        try:
+            return job.evaluate()
+        finally:
+            job.theta[...] = original
+
+    numeric = directional_differences(along, directions, precision.step)
     if not np.all(np.isfinite(numeric)):
-        raise LayerError(f"{layer} ({type_})", f"the loss is not finite when {tensor} is perturbed", index=layer)
+        raise LayerError(f"{job.layer} ({job.type})", f"the loss is not finite when {job.name} is perturbed",
+                         index=job.layer)
+    analytic = job.analytic.astype(np.float64)
+    projected = np.array([float(np.sum(analytic * v)) for v in directions])
+    noise = 0.0 if job.twin is None else \
+        2.0 * np.abs(projected - np.array([float(np.sum(job.twin * v)) for v in directions]))
 
     def look(idx):
         v, h = directions[idx[0]], precision.step
-        here, half_up, half_down = evaluate_along(v, 0.0), evaluate_along(v, h / 2), evaluate_along(v, -h / 2)
-        full_up, full_down = evaluate_along(v, h), evaluate_along(v, -h)
+        here, half_up, half_down = along(v, 0.0), along(v, h / 2), along(v, -h / 2)
+        full_up, full_down = along(v, h), along(v, -h)
         d_full, d_half = (full_up - full_down) / (2 * h), (half_up - half_down) / h
         right = (-3.0 * here + 4.0 * half_up - full_up) / h     # one-sided, second order
         left = (3.0 * here - 4.0 * half_down + full_down) / h
         return CloserLook((4 * d_half - d_full) / 3, abs(d_full - d_half), left, right)
 
-    verdicts = judge(projected, numeric, precision.tolerance, 0.0, look, kinks_inconclusive=True)
+    verdicts = judge(projected, numeric, precision.tolerance, noise, look, kinks_inconclusive=True)
     worst = int(np.argmax(verdicts.excess)) if count else 0
     mismatches = int(verdicts.mismatch.sum())
     return TensorCheck(
-        layer=layer, type=type_, tensor=tensor, shape=tuple(analytic.shape),
+        layer=job.layer, type=job.type, tensor=job.name, shape=tuple(job.analytic.shape),
         max_abs_error=float(verdicts.abs_error.max(initial=0.0)),
         max_rel_error=float(verdicts.rel_error.max(initial=0.0)),
         worst_index=(worst,), analytic=float(projected[worst]) if count else 0.0,
         numeric=float(verdicts.numeric[worst]) if count else 0.0,
-        outcome=FAILED if mismatches else PASSED, elements=int(analytic.size), mismatches=mismatches,
-        kinks=0, checked=count, directions=count,
+        outcome=FAILED if mismatches else PASSED, elements=int(job.analytic.size), mismatches=mismatches,
+        kinks=int(verdicts.kink.sum()), checked=count, directions=count,
     )
+
+
+@dataclass
+class TensorJob:
+    """One tensor to check and everything the numeric side needs for it."""
+
+    layer: int
+    type: str
+    name: str
+    analytic: np.ndarray
+    theta: np.ndarray              # perturbed in place
+    evaluate: object               # () -> L
+    losses_of: object              # (flat, deltas) -> L per perturbation, many per call
+    stack_size: int
+    noise: object                  # rounding error of the analytic side (float32 specs)
+    twin: np.ndarray | None        # the analytic gradient of the float64 twin, if any
+
+
+def tensor_jobs(net: Network, precision: Precision, trace: Trace, shadow_trace: Trace | None) -> list[TensorJob]:
+    """The input of every top-level layer, then its parameters, in order."""
+    jobs = []
+    numeric_trace = shadow_trace or trace
+    outputs = [y.astype(precision.numeric_dtype) for y in numeric_trace.outputs()]
+    for k, entry in enumerate(net.stack.entries):
+        x = numeric_trace.inputs[k].astype(precision.numeric_dtype, copy=True)
+        evaluate = lambda k=k, x=x: net.loss_from(k, x)  # noqa: E731
+        input_losses, rows_only = stacked.input_losses(net, k, x, outputs)
+        widest = max([x[0].size if rows_only else x.size] + [a.size for a in outputs[k:]])
+        twin = shadow_trace.input_grads[k] if shadow_trace else None
+        jobs.append(TensorJob(k, entry.type, "input", trace.input_grads[k], x, evaluate, input_losses,
+                              _stack_size(widest), _noise(trace.input_grads[k], twin), twin))
+        width = (stacked.param_stack_width(net, k, outputs) if hasattr(entry.layer, "perturbed_outputs")
+                 else max(a.size for a in outputs[k:]))
+        for shown, owner, key in parameters(entry):
+            twin = shadow_trace.param_grads[k][shown] if shadow_trace else None
+            jobs.append(TensorJob(k, entry.type, shown, trace.param_grads[k][shown], owner.params()[key], evaluate,
+                                  stacked.param_losses(net, k, entry, owner, key, x, outputs), _stack_size(width),
+                                  _noise(trace.param_grads[k][shown], twin), twin))
+    return jobs
+
+
+def _stack_size(width: int) -> int:
+    return min(MAX_STACK, max(2, STACK_BUDGET // max(1, width)))
 
 
 def check_network(net: Network, precision: Precision, trace: Trace, shadow_trace: Trace | None,
@@ -200,68 +260,30 @@ def check_network(net: Network, precision: Precision, trace: Trace, shadow_trace
     """Every layer's input gradient and every parameter gradient, through the whole network.
     `straightforward`: one perturbation and one whole forward at a time (the reference the
     stacked engine must agree with; for tests and benchmarks)."""
-    if mode.name == "fast":
-        return _check_network_fast(net, precision, trace, shadow_trace, mode, seed)
     checks = []
-    numeric_trace = shadow_trace or trace
-    outputs = [y.astype(precision.numeric_dtype) for y in numeric_trace.outputs()]
-    for k, entry in enumerate(net.stack.entries):
-        x = numeric_trace.inputs[k].astype(precision.numeric_dtype, copy=True)
-        evaluate = lambda k=k, x=x: net.loss_from(k, x)  # noqa: E731
-        input_losses, rows_only = stacked.input_losses(net, k, x, outputs)
-        widest = x[0].size if rows_only else max(a.size for a in [x] + outputs[k:])
-        stack_size = min(MAX_STACK, max(2, STACK_BUDGET // max(widest, max(a.size for a in outputs[k:]))))
-
-        def sample(size, name, k=k):
-            if mode.name != "sample" or size <= mode.samples:
-                return None
-            rng = np.random.default_rng([seed, k, sum(map(ord, name))])
-            return np.sort(rng.choice(size, mode.samples, replace=False))
-
-        noise = _noise(trace.input_grads[k], shadow_trace.input_grads[k]) if shadow_trace else 0.0
-        checks.append(check_tensor(k, entry.type, "input", trace.input_grads[k], x, evaluate, precision, noise,
-                                   None if straightforward else input_losses, stack_size, sample(x.size, "input")))
-        param_stack = min(MAX_STACK, max(2, STACK_BUDGET // (stacked.param_stack_width(net, k, outputs)
-                                                           if hasattr(entry.layer, "perturbed_outputs")
-                                                           else max(a.size for a in outputs[k:]))))
-        for shown, owner, key in parameters(entry):
-            theta = owner.params()[key]
-            losses = None if straightforward else stacked.param_losses(net, k, entry, owner, key, x, outputs)
-            noise = _noise(trace.param_grads[k][shown], shadow_trace.param_grads[k][shown]) if shadow_trace else 0.0
-            checks.append(check_tensor(k, entry.type, shown, trace.param_grads[k][shown], theta, evaluate,
-                                       precision, noise, losses, param_stack, sample(theta.size, shown)))
-    return checks
-
-
-def _check_network_fast(net: Network, precision: Precision, trace: Trace, shadow_trace: Trace | None,
-                        mode: Mode, seed: int) -> list[TensorCheck]:
-    checks = []
-    numeric_trace = shadow_trace or trace
-    for k, entry in enumerate(net.stack.entries):
-        x = numeric_trace.inputs[k].astype(precision.numeric_dtype, copy=True)
-
-        def along_input(v, t, k=k, x=x):
-            return net.loss_from(k, x + t * v)
-
-        rng = np.random.default_rng([seed, k])
-        checks.append(check_tensor_directions(k, entry.type, "input", trace.input_grads[k], along_input,
-                                              precision, rng, mode.directions))
-        for shown, owner, key in parameters(entry):
-            def along_param(v, t, k=k, x=x, param=owner.params()[key]):
-                original = param.copy()
-                param += (t * v).astype(param.dtype)
-                try:
-                    return net.loss_from(k, x)
-                finally:
-                    param[...] = original
-
-            checks.append(check_tensor_directions(k, entry.type, shown, trace.param_grads[k][shown], along_param,
-                                                  precision, rng, mode.directions))
+    for job in tensor_jobs(net, precision, trace, shadow_trace):
+        rng = np.random.default_rng([seed, job.layer, sum(map(ord, job.name))])
+        if mode.name == "fast":
+            check = check_tensor_directions(job, precision, rng, mode.directions)
+            if not check.kinks:
+                checks.append(check)
+                continue
+            # A direction crossed kinks and could not be judged: coordinates can be.
+            sample = None if job.theta.size <= FAST_KINK_COORDINATES else \
+                np.sort(rng.choice(job.theta.size, FAST_KINK_COORDINATES, replace=False))
+        elif mode.name == "sample" and job.theta.size > mode.samples:
+            sample = np.sort(rng.choice(job.theta.size, mode.samples, replace=False))
+        else:
+            sample = None
+        checks.append(check_tensor(job.layer, job.type, job.name, job.analytic, job.theta, job.evaluate, precision,
+                                   job.noise, None if straightforward else job.losses_of, job.stack_size, sample))
     return checks
 
 
 def _noise(low_precision, high_precision):
     """Rounding error of the analytic side, seen against its float64 twin (with a margin)."""
+    if high_precision is None:
+        return 0.0
     return 2.0 * np.abs(low_precision.astype(np.float64) - high_precision)
 
 
