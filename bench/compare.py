@@ -590,44 +590,62 @@ def gc_and_floor_scalars(net) -> int:
 # ---------------------------------------------------------------------------------------------
 # scaling
 
-SCALING_WIDTHS = (32, 64, 128, 192)
+SCALING_FEATURES = (64, 128, 256, 512, 1024)
 
 
 def scaling(args) -> None:
+    """Scalars against seconds with the cost of one perturbation held fixed: only the input's
+    feature count m grows, and with it X and W1 of layer 0; the layers after W1 stay as they
+    are, so each W1 scalar costs the same and the W1 check must take time in proportion.
+    (The other tensors are cheaper per scalar, so the total's per-scalar cost shifts with the
+    mix.)"""
+    from gradcheck_cli import checker
     from gradcheck_cli.runner import check_spec
     _, run_kwargs, mode_note = full_mode_args()
     options = make_run_options(run_kwargs)
-    widths = [int(w) for w in args.scaling_widths.split(",")]
-    print(f"scaling: gradcheck's full check, in-process, on MLPs; {mode_note}")
-    print("input [32, 64] -> linear W -> tanh -> linear W -> tanh -> linear 10 -> mse, float64, seed 0")
+    features = [int(m) for m in args.scaling_features.split(",")]
+    print(f"scaling: gradcheck's full check, in-process; {mode_note}")
+    print("input [32, m] -> linear 128 -> tanh -> linear 128 -> tanh -> linear 10 -> mse, float64, seed 0")
     print()
-    rows = [["width W", "scalars", "seconds", "us/scalar", "floor GFLOP", "s / floor GFLOP", "outcome"]]
-    points = []
-    with tempfile.TemporaryDirectory() as folder:
-        for width in widths:
-            path = Path(folder) / f"mlp_{width}.yaml"
-            path.write_text(
-                f"name: mlp_{width}\nseed: 0\ndtype: float64\ninput: [32, 64]\nlayers:\n"
-                f"  - {{type: linear, out: {width}}}\n  - tanh\n  - {{type: linear, out: {width}}}\n"
-                f"  - tanh\n  - {{type: linear, out: 10}}\nloss: mse\n", encoding="utf-8")
-            _, net = load_network(str(path))
-            start = time.perf_counter()
-            result = check_spec(str(path), options)
-            seconds = time.perf_counter() - start
-            scalars = sum(c.elements for c in result.checks)
-            flops = floor_flops(net)
-            points.append((scalars, seconds))
-            rows.append([str(width), f"{scalars:,}", f"{seconds:.2f}", f"{1e6 * seconds / scalars:.1f}",
-                         f"{flops / 1e9:.1f}", f"{seconds / (flops / 1e9):.3f}",
-                         result.outcome + ("" if getattr(result, "mode", "full") in (None, "full")
-                                           else f" ({result.mode} mode!)")])
-    print(table(rows, "rrrrrrl"))
-    if len(points) >= 2:
-        slope = np.polyfit(np.log([p[0] for p in points]), np.log([p[1] for p in points]), 1)[0]
-        print(f"seconds grow like scalars^{slope:.2f} (least squares on log-log; 1.00 is linear). "
-              "Widening a layer also makes every perturbation cost more, so the")
-        print("floor itself grows faster than the scalar count; s / floor GFLOP constant means the cost "
-              "tracks the arithmetic.")
+    per_tensor: dict = {}
+    plain_check = checker.check_tensor
+
+    def timed_check(layer, type_, tensor, *rest, **kwargs):
+        start = time.perf_counter()
+        result = plain_check(layer, type_, tensor, *rest, **kwargs)
+        key = (layer, tensor)
+        per_tensor[key] = min(per_tensor.get(key, math.inf), time.perf_counter() - start)
+        return result
+
+    rows = [["m", "scalars", "seconds", "us/scalar", "W1 scalars", "W1 seconds", "us/W1 scalar", "outcome"]]
+    totals, w1 = [], []
+    checker.check_tensor = timed_check
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            for m in features:
+                path = Path(folder) / f"mlp_{m}.yaml"
+                path.write_text(
+                    f"name: mlp_{m}\nseed: 0\ndtype: float64\ninput: [32, {m}]\nlayers:\n"
+                    "  - {type: linear, out: 128}\n  - tanh\n  - {type: linear, out: 128}\n"
+                    "  - tanh\n  - {type: linear, out: 10}\nloss: mse\n", encoding="utf-8")
+                per_tensor.clear()
+                check_spec(str(path), options)  # warm-up: imports, caches
+                seconds = best_seconds(lambda: check_spec(str(path), options), 2)
+                result = check_spec(str(path), options)
+                scalars = sum(c.elements for c in result.checks)
+                w1_scalars, w1_seconds = 128 * m, per_tensor[(0, "W")]
+                totals.append((scalars, seconds))
+                w1.append((w1_scalars, w1_seconds))
+                rows.append([str(m), f"{scalars:,}", f"{seconds:.2f}", f"{1e6 * seconds / scalars:.1f}",
+                             f"{w1_scalars:,}", f"{w1_seconds:.2f}", f"{1e6 * w1_seconds / w1_scalars:.1f}",
+                             result.outcome])
+    finally:
+        checker.check_tensor = plain_check
+    print(table(rows, "rrrrrrrl"))
+    if len(w1) >= 2:
+        for label, points in (("W1 check", w1), ("whole check", totals)):
+            slope = np.polyfit(np.log([p[0] for p in points]), np.log([p[1] for p in points]), 1)[0]
+            print(f"{label}: seconds grow like scalars^{slope:.2f} (least squares on log-log; 1.00 is linear)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -637,8 +655,8 @@ def main(argv=None) -> None:
     parser.add_argument("spec", nargs="?", default=str(DEFAULT_SPEC), help="spec file (default bench/mlp.yaml)")
     parser.add_argument("--scaling", action="store_true", help="after the comparison, time MLPs of growing size")
     parser.add_argument("--scaling-only", action="store_true", help="only the scaling table")
-    parser.add_argument("--scaling-widths", default=",".join(map(str, SCALING_WIDTHS)),
-                        help="hidden widths of the scaling MLPs (default %(default)s)")
+    parser.add_argument("--scaling-features", default=",".join(map(str, SCALING_FEATURES)),
+                        help="input feature counts of the scaling MLPs (default %(default)s)")
     parser.add_argument("--no-torch", action="store_true", help="skip torch.autograd.gradcheck")
     parser.add_argument("--naive-budget", type=float, default=40.0,
                         help="seconds the naive loop may take; above its estimate, a random subset of "
