@@ -35,10 +35,10 @@ def invoke():
 
 
 @pytest.fixture
-def write_spec(tmp_path):
-    """`write_spec(yaml_text, name="spec.yaml")` -> path of the written file (dedented)."""
+def write_file(tmp_path):
+    """`write_file("layers.py", python_text)` -> path; for custom layers beside a spec."""
 
-    def write(text: str, name: str = "spec.yaml") -> Path:
+    def write(name: str, text: str) -> Path:
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
@@ -48,14 +48,11 @@ def write_spec(tmp_path):
 
 
 @pytest.fixture
-def write_file(tmp_path):
-    """`write_file("layers.py", python_text)` -> path; for custom layers beside a spec."""
+def write_spec(write_file):
+    """`write_spec(yaml_text, name="spec.yaml")` -> path of the written file (dedented)."""
 
-    def write(name: str, text: str) -> Path:
-        path = tmp_path / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-        return path
+    def write(text: str, name: str = "spec.yaml") -> Path:
+        return write_file(name, text)
 
     return write
 
