@@ -11,7 +11,6 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import SpecError
 
 _loaded_files: dict[Path, object] = {}
 

@@ -67,7 +67,7 @@ def check_spec(path: str, options: RunOptions = RunOptions()) -> SpecResult:
     # Imported here so that `gradcheck --help` does not pay for numpy.
     import numpy as np
 
-    from .checker import (FLOAT64, Mode, Precision, backprop, check_layers_alone, check_network,
+    from .checker import (FLOAT64, Precision, backprop, check_layers_alone, check_network,
                           choose_precision, taylor_order)
     from .network import build_network
     from .spec import load_spec

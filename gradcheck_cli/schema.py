@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .options import CHECKERS, Option
 from .registry import LAYERS, LOSSES, summary
-from .spec import DTYPES, MAX_DIMS, TOLERANCE, TOP_LEVEL
+from .spec import MAX_DIMS, TOLERANCE, TOP_LEVEL
 
 CUSTOM_PATTERN = r"^[^:\s][^:]*:[A-Za-z_][A-Za-z0-9_]*$"
 

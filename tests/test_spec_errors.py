@@ -3,7 +3,6 @@ never a traceback. Each spec is written to a temporary folder and named by a rel
 user in that folder would type it, so the messages are short and exact."""
 from __future__ import annotations
 
-import re
 
 import pytest
 

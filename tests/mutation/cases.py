@@ -4,7 +4,7 @@ A CORRECT case must pass. A BUGGY case must fail, and the layer at top-level ind
 must be reported with exactly bug_tensors wrong ("input" = its returned dL/dx, else param names).
 tests/mutation/selfcheck.py verifies every declaration independently of gradcheck_cli.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 LAYERS_FILE = Path(__file__).with_name("layers.py")

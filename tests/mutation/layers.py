@@ -416,7 +416,7 @@ class SelfAttention(Layer):
         return self.A.transpose(0, 2, 1) @ dO
 
     def backward(self, dout):
-        p, X, A = self.params, self.X, self.A
+        p, X = self.params, self.X
         dO = dout.reshape(X.shape)
         dV = self._dV(dO)
         dS = self._dscores(dO @ self.V.transpose(0, 2, 1)) / math.sqrt(self.d)
