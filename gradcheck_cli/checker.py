@@ -97,31 +97,24 @@ class Precision:
     step: float
 
 
-def choose_precision(net: Network, trace: Trace, rtol, atol, step) -> tuple[Precision, list[str]]:
+def choose_precision(net: Network, trace: Trace, twin: bool, rtol, atol, step) -> tuple[Precision, list[str]]:
+    """Where the numeric side runs and what counts as a match. `twin`: a float64 twin of a
+    lower-precision network is available (every layer keeps the dtype it is given)."""
     notes = []
     dtype_name = net.dtype.name
-    shadow = False
     if net.dtype != FLOAT64:
-        try:
-            with net.params_as(FLOAT64):
-                y = net.stack.forward(net.x.astype(FLOAT64))
-            shadow = y.dtype == FLOAT64 and bool(np.all(np.isfinite(y)))
-        except LayerError:
-            shadow = False
-        if shadow:
-            notes.append(f"{dtype_name}: numeric side computed in float64 on a float64 twin of the network "
-                         "(every layer keeps the dtype it is given)")
-        else:
-            notes.append(f"{dtype_name}: a layer does not keep float64, so the numeric side runs in {dtype_name}")
+        notes.append(f"{dtype_name}: numeric side computed in float64 on a float64 twin of the network "
+                     "(every layer keeps the dtype it is given)" if twin else
+                     f"{dtype_name}: a layer does not keep float64, so the numeric side runs in {dtype_name}")
     elif trace.lowest_dtype != FLOAT64:
         dtype_name = trace.lowest_dtype.name
         notes.append(f"a layer returns {dtype_name} for float64 input: checked with {dtype_name} tolerances")
-    numeric_dtype = FLOAT64 if shadow else np.dtype(dtype_name)
+    numeric_dtype = FLOAT64 if twin else np.dtype(dtype_name)
     # A layer computing in float16 gets float32's tolerance: the loosest there is.
-    default = DEFAULT_TOLERANCES["float32, float64 twin" if shadow else dtype_name] \
-        if shadow or dtype_name in DEFAULT_TOLERANCES else DEFAULT_TOLERANCES["float32"]
+    key = "float32, float64 twin" if twin else dtype_name if dtype_name in DEFAULT_TOLERANCES else "float32"
+    default = DEFAULT_TOLERANCES[key]
     tolerance = Tolerance(default.rtol if rtol is None else rtol, default.atol if atol is None else atol)
-    return Precision(shadow, numeric_dtype, tolerance, step or default_step(numeric_dtype)), notes
+    return Precision(twin, numeric_dtype, tolerance, step or default_step(numeric_dtype)), notes
 
 
 def check_tensor(layer: int, type_: str, tensor: str, analytic, theta, evaluate, precision: Precision,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import LayerError, SpecError
-from .results import ERROR, FAILED, PASSED, RunResult, SpecResult
+from .results import ERROR, PASSED, RunResult, SpecResult
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 DEFAULT_MAX_ELEMENTS = 20_000_000  # scalars in the input and the parameters: ~160 MB in float64
@@ -22,12 +22,9 @@ class RunOptions:
     allow_custom: bool = True
     max_elements: int = DEFAULT_MAX_ELEMENTS
     shard: tuple[int, int] = (1, 1)         # run the K-th of N slices
-    mode: str | None = None                 # full | fast | sample; None: full up to FULL_MODE_LIMIT
+    mode: str | None = None                 # full | fast | sample; None: full up to 200,000 scalars
     samples: int = 64                       # sample mode: coordinates per tensor
     directions: int = 4                     # fast mode: random directions per tensor
-
-
-FULL_MODE_LIMIT = 200_000  # scalars (inputs of every layer and parameters) checked one by one
 
 
 def take_shard(files: list[str], shard: tuple[int, int]) -> list[str]:
@@ -67,59 +64,28 @@ def check_spec(path: str, options: RunOptions = RunOptions()) -> SpecResult:
     # Imported here so that `gradcheck --help` does not pay for numpy.
     import numpy as np
 
-    from .checker import (FLOAT64, Precision, backprop, check_layers_alone, check_network,
-                          choose_precision, taylor_order)
     from .network import build_network
+    from .pipeline import Settings, check_built
     from .spec import load_spec
-    from .verdict import DEFAULT_TOLERANCES, Tolerance
-    from .numeric import default_step
 
     start = time.perf_counter()
-    rtol, atol = options.rtol, options.atol
     try:
         spec = load_spec(path, allow_custom=options.allow_custom)
         guard_size(spec, options.max_elements)
     except SpecError as exc:
         return _invalid(path, exc)
     result = SpecResult(path=path, name=spec.name, outcome=PASSED, dtype=spec.dtype)
+    settings = Settings(rtol=spec.rtol if options.rtol is None else options.rtol,
+                        atol=spec.atol if options.atol is None else options.atol,
+                        step=spec.step, mode=options.mode, samples=options.samples,
+                        directions=options.directions, seed=spec.seed)
     try:
         with np.errstate(all="ignore"):  # overflow etc. show up as NaN/Inf, which are checked
-            net = build_network(spec)
-            trace = backprop(net, net.x)
-            precision, result.notes = choose_precision(
-                net, trace, spec.rtol if rtol is None else rtol, spec.atol if atol is None else atol, spec.step)
-            result.rtol, result.atol, result.step = precision.tolerance.rtol, precision.tolerance.atol, precision.step
-            mode = _choose_mode(options, trace, result.notes)
-            result.mode = mode.name
-            if precision.shadow:
-                with net.params_as(FLOAT64):
-                    shadow_trace = backprop(net, net.x.astype(FLOAT64))
-                    result.checks = check_network(net, precision, trace, shadow_trace, mode, spec.seed)
-                    result.taylor_order = taylor_order(net, shadow_trace, spec.seed)
-            else:
-                shadow_trace = None
-                result.checks = check_network(net, precision, trace, None, mode, spec.seed)
-                result.taylor_order = taylor_order(net, trace, spec.seed)
-            if all(c.passed for c in result.checks):
-                result.outcome = PASSED
-            elif mode.name == "fast":  # layers alone would cost a full check: the last layer flagged
-                result.outcome = FAILED
-                result.suspect_layer = max(c.layer for c in result.checks if not c.passed)
-            else:
-                result.outcome = FAILED
-                local = precision
-                if precision.shadow:  # alone, each layer is checked at float64 strictness
-                    default = DEFAULT_TOLERANCES["float64"]
-                    local = Precision(False, FLOAT64, Tolerance(
-                        default.rtol if rtol is None and spec.rtol is None else precision.tolerance.rtol,
-                        default.atol if atol is None and spec.atol is None else precision.tolerance.atol),
-                        spec.step or default_step(FLOAT64))
-                    with net.params_as(FLOAT64):
-                        result.layer_checks = check_layers_alone(net, shadow_trace, local, spec.seed)
-                else:
-                    result.layer_checks = check_layers_alone(net, trace, local, spec.seed)
-                wrong = [lc.layer for lc in result.layer_checks if lc.outcome != PASSED]
-                result.suspect_layer = wrong[0] if wrong else None
+            found = check_built(build_network(spec), settings)
+        result.outcome, result.checks, result.layer_checks = found.outcome, found.checks, found.layer_checks
+        result.suspect_layer, result.taylor_order, result.notes = found.suspect_layer, found.taylor_order, found.notes
+        result.rtol, result.atol = found.precision.tolerance.rtol, found.precision.tolerance.atol
+        result.step, result.mode = found.precision.step, found.mode.name
     except SpecError as exc:
         result = _invalid(path, exc)
         result.name = spec.name
@@ -136,18 +102,6 @@ def check_spec(path: str, options: RunOptions = RunOptions()) -> SpecResult:
         result.error = f"unexpected {type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
     result.seconds = time.perf_counter() - start
     return result
-
-
-def _choose_mode(options: RunOptions, trace, notes: list[str]):
-    from .checker import Mode
-    if options.mode is not None:
-        return Mode(options.mode, options.samples, options.directions)
-    scalars = sum(x.size for x in trace.inputs) + sum(g.size for grads in trace.param_grads for g in grads.values())
-    if scalars <= FULL_MODE_LIMIT:
-        return Mode("full")
-    notes.append(f"{scalars:,} scalars, above the {FULL_MODE_LIMIT:,} checked one by one by default: fast mode "
-                 f"({options.directions} random directions per tensor); --mode full checks every scalar")
-    return Mode("fast", options.samples, options.directions)
 
 
 def guard_size(spec, max_elements: int) -> None:

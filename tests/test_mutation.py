@@ -74,7 +74,7 @@ def test_stacked_engine_agrees_with_the_straightforward_check(case, tmp_path):
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     net = build_network(load_spec(str(path)))
     trace = backprop(net, net.x)
-    precision, _ = choose_precision(net, trace, None, None, None)
+    precision, _ = choose_precision(net, trace, False, None, None, None)
     fast = check_network(net, precision, trace, None)
     plain = check_network(net, precision, trace, None, straightforward=True)
     assert [(c.layer, c.tensor, c.outcome, c.mismatches, c.kinks) for c in fast] == \

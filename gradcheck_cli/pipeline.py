@@ -1,0 +1,98 @@
+"""A built network's whole check, in order: backprop, the float64 twin of a float32 network,
+precision and mode, every tensor through the network, the Taylor test, and, when something
+failed, every layer alone to name the guilty one."""
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+from .checker import (FLOAT64, Mode, Precision, Trace, backprop, check_layers_alone, check_network,
+                      choose_precision, taylor_order)
+from .errors import LayerError
+from .network import Network
+from .numeric import default_step
+from .results import FAILED, PASSED, LayerCheck, TensorCheck
+from .verdict import DEFAULT_TOLERANCES, Tolerance
+
+FULL_MODE_LIMIT = 200_000  # scalars (inputs of every layer and parameters) checked one by one
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the user chose; None: the spec's value, else the default."""
+
+    rtol: float | None = None
+    atol: float | None = None
+    step: float | None = None
+    mode: str | None = None          # full | fast | sample; None: full up to FULL_MODE_LIMIT
+    samples: int = 64
+    directions: int = 4
+    seed: int = 0
+
+
+@dataclass
+class Findings:
+    outcome: str
+    precision: Precision
+    mode: Mode
+    checks: list[TensorCheck]
+    layer_checks: list[LayerCheck] = field(default_factory=list)
+    suspect_layer: int | None = None
+    taylor_order: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def float64_twin(net: Network) -> Trace | None:
+    """Backprop on a float64 copy of a lower-precision network, when every layer keeps the
+    dtype it is given (else None: the numeric side must then stay in the network's dtype)."""
+    if net.dtype == FLOAT64:
+        return None
+    try:
+        with net.params_as(FLOAT64):
+            twin = backprop(net, net.x.astype(FLOAT64))
+    except LayerError:
+        return None
+    return twin if twin.output.dtype == FLOAT64 else None
+
+
+def choose_mode(settings: Settings, trace: Trace, notes: list[str]) -> Mode:
+    if settings.mode is not None:
+        return Mode(settings.mode, settings.samples, settings.directions)
+    scalars = sum(x.size for x in trace.inputs) + sum(g.size for grads in trace.param_grads for g in grads.values())
+    if scalars <= FULL_MODE_LIMIT:
+        return Mode("full")
+    notes.append(f"{scalars:,} scalars, above the {FULL_MODE_LIMIT:,} checked one by one by default: fast mode "
+                 f"({settings.directions} random directions per tensor); --mode full checks every scalar")
+    return Mode("fast", settings.samples, settings.directions)
+
+
+def check_built(net: Network, settings: Settings) -> Findings:
+    trace = backprop(net, net.x)
+    twin = float64_twin(net)
+    precision, notes = choose_precision(net, trace, twin is not None, settings.rtol, settings.atol, settings.step)
+    mode = choose_mode(settings, trace, notes)
+    numeric_trace = twin or trace
+    with net.params_as(FLOAT64) if twin else nullcontext():
+        checks = check_network(net, precision, trace, twin, mode, settings.seed)
+        findings = Findings(PASSED, precision, mode, checks, notes=notes,
+                            taylor_order=taylor_order(net, numeric_trace, settings.seed))
+        if all(c.passed for c in checks):
+            return findings
+        findings.outcome = FAILED
+        if mode.name == "fast":  # each layer alone would cost a full check: the last layer flagged
+            findings.suspect_layer = max(c.layer for c in checks if not c.passed)
+            return findings
+        findings.layer_checks = check_layers_alone(net, numeric_trace, _alone(precision, settings), settings.seed)
+    wrong = [lc.layer for lc in findings.layer_checks if lc.outcome != PASSED]
+    findings.suspect_layer = wrong[0] if wrong else None
+    return findings
+
+
+def _alone(precision: Precision, settings: Settings) -> Precision:
+    """Alone, on the float64 twin, a layer is held to float64's tolerance, unless the user set one."""
+    if not precision.shadow:
+        return precision
+    default = DEFAULT_TOLERANCES["float64"]
+    return Precision(False, FLOAT64, Tolerance(default.rtol if settings.rtol is None else settings.rtol,
+                                               default.atol if settings.atol is None else settings.atol),
+                     settings.step or default_step(FLOAT64))
