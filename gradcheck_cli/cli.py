@@ -142,11 +142,13 @@ def validate(
     from .spec import load_spec
 
     console = _console()
-    files, problems = discover(paths)
-    bad = len(problems)
-    for problem in problems:
-        console.print(problem.error, style="red", markup=False)
-    for path in files:
+    found = discover(paths)
+    bad = 0
+    for path in found:
+        if not isinstance(path, str):
+            bad += 1
+            console.print(path.error, style="red", markup=False)
+            continue
         try:
             build_network(load_spec(path, allow_custom=not no_custom))
         except (SpecError, LayerError) as exc:
@@ -154,7 +156,7 @@ def validate(
             console.print(f"{path}: {exc}" if isinstance(exc, LayerError) else str(exc), style="red", markup=False)
         else:
             console.print(f"{path}: valid", style="green", markup=False)
-    total = len(files) + len(problems)
+    total = len(found)
     console.print(f"{total - bad} of {total} spec{'s' if total != 1 else ''} valid")
     raise typer.Exit(2 if bad else 0)
 

@@ -66,4 +66,10 @@ def run_in_processes(files: list[str], options, check, finished) -> None:
 
 def _crashed(path: str, message: str) -> SpecResult:
     from pathlib import Path
-    return SpecResult(path=path, name=Path(path).stem, outcome=ERROR, error=message)
+
+    from .spec import load_spec
+    try:
+        name = load_spec(path).name  # the same name a finished spec would report
+    except Exception:
+        name = Path(path).stem
+    return SpecResult(path=path, name=name, outcome=ERROR, error=message)

@@ -27,16 +27,16 @@ class RunOptions:
     directions: int = 4                     # fast mode: random directions per tensor
 
 
-def take_shard(files: list[str], shard: tuple[int, int]) -> list[str]:
+def take_shard(files: list, shard: tuple[int, int]) -> list:
     """The K-th of N disjoint slices, round-robin so slow folders spread over the shards."""
     k, n = shard
     return files[k - 1::n]
 
 
-def discover(paths: list[str]) -> tuple[list[str], list[SpecResult]]:
-    """Spec files named or found below folders (sorted, hidden entries skipped), and an
-    invalid result for each path that is neither."""
-    found, problems = [], []
+def discover(paths: list[str]) -> list[str | SpecResult]:
+    """In the order given: the spec files named, or found below folders (sorted, hidden
+    entries skipped); an invalid result in place of a path that is neither."""
+    found: list[str | SpecResult] = []
     for given in paths:
         path = Path(given)
         if path.is_dir():
@@ -46,13 +46,13 @@ def discover(paths: list[str]) -> tuple[list[str], list[SpecResult]]:
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
             if not below:
-                problems.append(_invalid(given, SpecError("no *.yaml or *.yml specs in this folder", given)))
+                found.append(_invalid(given, SpecError("no *.yaml or *.yml specs in this folder", given)))
             found += [os.path.join(given, str(p.relative_to(path))) for p in below]
         elif path.exists():
             found.append(given)
         else:
-            problems.append(_invalid(given, SpecError("no such file or folder", given)))
-    return found, problems
+            found.append(_invalid(given, SpecError("no such file or folder", given)))
+    return found
 
 
 def _invalid(path: str, error: SpecError) -> SpecResult:
@@ -128,10 +128,10 @@ class Interrupted(Exception):
 
 def run(paths: list[str], options: RunOptions = RunOptions(), on_result=None) -> RunResult:
     """Check every spec the paths name; results (and on_result calls) in the order of the
-    files, whatever the number of jobs. Ctrl-C raises Interrupted with what is finished."""
+    paths, whatever the number of jobs. Ctrl-C raises Interrupted with what is finished."""
     start = time.perf_counter()
-    files, problems = discover(paths)
-    files = take_shard(files, options.shard)
+    pending = take_shard(discover(paths), options.shard)
+    files = [item for item in pending if isinstance(item, str)]
     results: list[SpecResult] = []
 
     def finished(result: SpecResult) -> None:
@@ -139,15 +139,24 @@ def run(paths: list[str], options: RunOptions = RunOptions(), on_result=None) ->
         if on_result:
             on_result(result)
 
-    for result in problems:
+    def report_ready() -> None:
+        """Paths that were no spec at all take their turn as soon as the files before them are done."""
+        while pending and not isinstance(pending[0], str):
+            finished(pending.pop(0))
+
+    def file_done(result: SpecResult) -> None:
+        pending.pop(0)
         finished(result)
+        report_ready()
+
+    report_ready()
     try:
         if options.jobs <= 1 and options.timeout is None:
             for path in files:
-                finished(check_spec(path, options))
+                file_done(check_spec(path, options))
         else:
             from .parallel import run_in_processes
-            run_in_processes(files, options, check_spec, finished)
+            run_in_processes(files, options, check_spec, file_done)
     except KeyboardInterrupt:
         raise Interrupted(RunResult(results, time.perf_counter() - start)) from None
     return RunResult(results, time.perf_counter() - start)

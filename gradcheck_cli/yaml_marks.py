@@ -80,9 +80,7 @@ def load(text: str, file: str) -> tuple[Any, Marks]:
         except RecursionError:
             raise SpecError("the document is nested too deeply to be a spec", file, None) from None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise SpecError(f"YAML syntax error: {problem}", file, mark.line + 1 if mark else None) from None
+        raise _syntax_error(exc, file) from None
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         raise SpecError(f"YAML syntax error: unacceptable character #x{exc.character:04x} "
@@ -99,6 +97,19 @@ def load(text: str, file: str) -> tuple[Any, Marks]:
             raise SpecError("the document is nested too deeply to be a spec", file, None) from None
     finally:
         loader.dispose()
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> SpecError:
+    """An unclosed bracket is found lines later: name the line that opened it, and where
+    the parser gave up."""
+    problem = exc.problem or exc.context or "invalid YAML"
+    problem_line = exc.problem_mark.line + 1 if exc.problem_mark else None
+    context_line = exc.context_mark.line + 1 if exc.context_mark else None
+    if exc.context and "flow" in exc.context and context_line and context_line != problem_line:
+        opened = "[" if "sequence" in exc.context else "{"
+        return SpecError(f"YAML syntax error: the '{opened}' opened on this line is not closed "
+                         f"({problem} on line {problem_line})", file, context_line)
+    return SpecError(f"YAML syntax error: {problem}", file, problem_line or context_line)
 
 
 def _convert(node: yaml.Node, path: Path, marks: Marks, loader: _Loader, budget: list[int]) -> Any:

@@ -92,7 +92,7 @@ def test_error_and_invalid_spec_show_one_line(pytester):
     for line in (
         "error: layer 1 (layers.py:Exploding): forward raised RuntimeError: forward exploded <here> & \"there\"",
         "invalid spec: invalid.gradcheck.yml:5: layers?0?.linear.out: expected a positive integer, got 'three'",
-        "invalid spec: unreadable.gradcheck.yaml:2: YAML syntax error*",
+        "invalid spec: unreadable.gradcheck.yaml:1: YAML syntax error: the * opened on this line is not closed*",
     ):
         result.stdout.fnmatch_lines([line])
     output = result.stdout.str()

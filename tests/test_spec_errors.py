@@ -381,3 +381,35 @@ def test_folder_batch_with_one_invalid_spec(in_tmp, write_spec, run_json):
     assert result.exit_code == 2
     outcomes = {s["path"]: s["outcome"] for s in report["specs"]}
     assert outcomes == {"specs/good.yaml": "passed", "specs/nolayers.yml": "error"}
+
+
+def test_unclosed_bracket_names_the_line_that_opened_it(in_tmp, write_spec, run_json):
+    write_spec("""
+        seed: 0
+        input: [4, 3
+        layers: [tanh]
+        """)
+    check_invalid(run_json, "spec.yaml", "spec.yaml:2: YAML syntax error: the '[' opened on this line is not "
+                                         "closed (expected ',' or ']', but got ':' on line 3)")
+
+
+def test_paths_are_reported_in_the_order_given(in_tmp, write_spec, run_json):
+    write_spec("input: [4, 3]\nlayers: [tanh]\n", name="a.yaml")
+    write_spec("input: [4, 3]\nlayers: [tanh]\n", name="c.yaml")
+    result, report = run_json("a.yaml", "missing.yaml", "c.yaml")
+    assert result.exit_code == 2
+    assert [(s["path"], s["outcome"]) for s in report["specs"]] == [
+        ("a.yaml", "passed"), ("missing.yaml", "error"), ("c.yaml", "passed")]
+    assert report["specs"][1]["error"] == "missing.yaml: no such file or folder"
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_shards_split_missing_paths_too(in_tmp, write_spec, run_json, jobs):
+    """Every path, a missing one included, lands in exactly one of the shards."""
+    for name in ("a.yaml", "c.yaml", "d.yaml"):
+        write_spec("input: [4, 3]\nlayers: [tanh]\n", name=name)
+    seen = []
+    for shard in ("1/2", "2/2"):
+        _, report = run_json("a.yaml", "missing.yaml", "c.yaml", "d.yaml", "--shard", shard, "--jobs", jobs)
+        seen += [s["path"] for s in report["specs"]]
+    assert sorted(seen) == ["a.yaml", "c.yaml", "d.yaml", "missing.yaml"]
