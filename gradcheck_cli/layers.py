@@ -54,7 +54,9 @@ class Linear(Builtin):
         self.x = x
         W = self.params["W"]
         y = (x.reshape(-1, x.shape[-1]) @ W).reshape(x.shape[:-1] + W.shape[1:])  # one GEMM for any stack
-        return y + self.params["b"] if self.bias else y
+        if self.bias:
+            y += self.params["b"]
+        return y
 
     def perturbed_outputs(self, name, x, y, flat_indices, deltas) -> ColumnChange:
         """Y for many single-entry perturbations of W or b at once.

@@ -37,7 +37,9 @@ class MSE(Loss):
         self.target = rng.standard_normal(shape)
 
     def values(self, y):
-        return np.mean((y.astype(np.float64) - self.target) ** 2, axis=_axes(y, self.target.ndim))
+        diff = y.astype(np.float64) - self.target
+        diff *= diff
+        return np.mean(diff, axis=_axes(y, self.target.ndim))
 
     def row_values(self, ys, rows):
         """The part of L that rows[b] contributes, for ys[b] = that row alone: (B, 1, ...)."""
