@@ -27,6 +27,7 @@ class Trace:
     param_grads: list[dict[str, np.ndarray]]      # per top-level layer, by shown name
     lowest_dtype: np.dtype
     output: np.ndarray                            # the last layer's output
+    upcasting: list[int]                          # layers whose output is wider than their input
 
     def outputs(self) -> list[np.ndarray]:
         """outputs[k]: the output of top-level layer k."""
@@ -41,8 +42,8 @@ def _finite(array, entry: Entry, what: str) -> None:
 
 def backprop(net: Network, x) -> Trace:
     """Forward and backward through the stack, watching every layer as it goes."""
-    inputs, lowest = [], np.dtype(x.dtype)
-    for entry in net.stack.entries:
+    inputs, lowest, upcasting = [], np.dtype(x.dtype), []
+    for k, entry in enumerate(net.stack.entries):
         inputs.append(x.copy())
         y = entry.forward(x)
         if not np.array_equal(x, inputs[-1], equal_nan=True):
@@ -55,6 +56,8 @@ def backprop(net: Network, x) -> Trace:
                              "state?); gradients of such a layer cannot be checked")
         if y.dtype.itemsize < lowest.itemsize and np.issubdtype(y.dtype, np.floating):
             lowest = y.dtype
+        if y.dtype.itemsize > x.dtype.itemsize:
+            upcasting.append(k)
         x = y
     g = net.loss.grad(x).astype(x.dtype)
     input_grads = [None] * len(inputs)
@@ -69,7 +72,7 @@ def backprop(net: Network, x) -> Trace:
             grad = owner.param_grads()[key]
             _finite(grad, owner, f"grads[{key!r}]")
             param_grads[k][shown] = grad
-    return Trace(inputs, input_grads, param_grads, lowest, x.copy())
+    return Trace(inputs, input_grads, param_grads, lowest, x.copy(), upcasting)
 
 
 @dataclass(frozen=True)
@@ -103,9 +106,10 @@ def choose_precision(net: Network, trace: Trace, twin: bool, rtol, atol, step) -
     notes = []
     dtype_name = net.dtype.name
     if net.dtype != FLOAT64:
-        notes.append(f"{dtype_name}: numeric side computed in float64 on a float64 twin of the network "
-                     "(every layer keeps the dtype it is given)" if twin else
+        notes.append(f"{dtype_name}: numeric side computed in float64 on a float64 twin of the network" if twin else
                      f"{dtype_name}: a layer does not keep float64, so the numeric side runs in {dtype_name}")
+        notes += [f"layer {k} ({net.stack.entries[k].type}) returns a wider dtype than its {dtype_name} input, "
+                  "so the layers after it do not run in the spec's dtype" for k in trace.upcasting]
     elif trace.lowest_dtype != FLOAT64:
         dtype_name = trace.lowest_dtype.name
         notes.append(f"a layer returns {dtype_name} for float64 input: checked with {dtype_name} tolerances")
