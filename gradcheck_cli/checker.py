@@ -148,6 +148,10 @@ def check_tensor(layer: int, type_: str, tensor: str, analytic, theta, evaluate,
                      lambda idx: closer_look(evaluate, theta, full_index(idx), precision.step, loss_here, eps))
     worst = (np.unravel_index(int(np.argmax(verdicts.excess)), chosen.shape),) if chosen.size else ()
     mismatches = int(verdicts.mismatch.sum())
+    hint = None
+    if mismatches and tensor != "input" and not np.any(numeric) and np.any(chosen):
+        hint = (f"moving params[{tensor.rpartition('.')[2]!r}] does not change the loss at all: does forward "
+                "read self.params at every call? The checker perturbs the array in the params dict in place")
     return TensorCheck(
         layer=layer, type=type_, tensor=tensor, shape=tuple(analytic.shape),
         max_abs_error=float(verdicts.abs_error.max(initial=0.0)),
@@ -158,7 +162,7 @@ def check_tensor(layer: int, type_: str, tensor: str, analytic, theta, evaluate,
         outcome=FAILED if mismatches else PASSED,
         elements=int(analytic.size), mismatches=mismatches, kinks=int(verdicts.kink.sum()),
         rel_errors=verdicts.rel_error if sample is None else None,
-        checked=int(chosen.size),
+        checked=int(chosen.size), hint=hint,
     )
 
 

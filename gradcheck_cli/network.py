@@ -135,19 +135,30 @@ class Network:
         return self.loss.value(self.stack.forward(x, start=k))
 
     @contextmanager
-    def params_as(self, dtype) -> Iterator[None]:
-        """Temporarily swap every parameter for a copy in `dtype` (the float64 shadow)."""
-        saved = []
+    def params_as(self, dtype) -> Iterator[bool]:
+        """Temporarily swap every parameter for a copy in `dtype` (the float64 twin). Yields
+        whether the swap took: a layer whose `params` is rebuilt on every access keeps its own."""
+        saved, took = [], True
         for entry in self.stack.walk():
             params = entry.params()
             for name, value in list(params.items()):
-                saved.append((params, name, value))
-                params[name] = np.array(value, dtype=dtype)
+                saved.append((entry, params, name, value))
+                params[name] = _rebind(entry.layer, value, np.array(value, dtype=dtype))
+                took = took and entry.params().get(name) is params[name]
         try:
-            yield
+            yield took
         finally:
-            for params, name, value in saved:
-                params[name] = value
+            for entry, params, name, value in saved:
+                params[name] = _rebind(entry.layer, params[name], value)
+
+
+def _rebind(layer, old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Point the layer's attributes that held `old` (self.W = self.params["W"]) at `new`, so
+    a layer that keeps such an alias sees the parameter the checker perturbs."""
+    for attribute, value in list(vars(layer).items()) if hasattr(layer, "__dict__") else []:
+        if value is old:
+            setattr(layer, attribute, new)
+    return new
 
 
 def build_network(spec: Spec) -> Network:
@@ -175,7 +186,7 @@ def _build_stack(layer_specs: list[LayerSpec], x, seed: np.random.SeedSequence, 
         build = getattr(entry.layer, "build", None)
         if callable(build):
             try:
-                build(x.shape, rng)
+                build(*_build_arguments(build, x.shape, rng))
             except Exception as exc:
                 raise entry.fail(f"build raised {_one_line(exc)}") from None
         _cast_params(entry, dtype)
@@ -223,6 +234,19 @@ def _make_entry(layer_spec: LayerSpec, label: str, x, seed, spec: Spec, dtype) -
     return Entry(label, layer_spec.type, LAYERS[layer_spec.type](**options), layer_spec.line, branch)
 
 
+def _build_arguments(build, shape, rng) -> tuple:
+    """build(input_shape, rng), or build(input_shape) for a layer that draws nothing at random."""
+    import inspect
+    try:
+        positional = [p for p in inspect.signature(build).parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
+    except (TypeError, ValueError):
+        return (shape, rng)
+    if len(positional) == 1 and positional[0].kind != positional[0].VAR_POSITIONAL:
+        return (shape,)
+    return (shape, rng)
+
+
 def _cast_params(entry: Entry, dtype) -> None:
     raw = getattr(entry.layer, "params", None)
     if raw is not None and not isinstance(raw, dict):
@@ -234,4 +258,4 @@ def _cast_params(entry: Entry, dtype) -> None:
         if not np.issubdtype(array.dtype, np.floating):
             raise entry.fail(f"params[{name!r}] is {array.dtype}, expected a float array")
         if array.dtype != dtype or not isinstance(value, np.ndarray):
-            params[name] = array.astype(dtype)
+            params[name] = _rebind(entry.layer, value, array.astype(dtype))

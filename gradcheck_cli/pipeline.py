@@ -48,7 +48,9 @@ def float64_twin(net: Network) -> Trace | None:
     if net.dtype == FLOAT64:
         return None
     try:
-        with net.params_as(FLOAT64):
+        with net.params_as(FLOAT64) as took:
+            if not took:
+                return None
             twin = backprop(net, net.x.astype(FLOAT64))
     except LayerError:
         return None

@@ -103,6 +103,8 @@ def print_spec(console: Console, result: SpecResult, verbose: bool = False) -> N
                 f"  layer {check.layer} ({check.type}) {check.tensor}: {check.mismatches} of {check.elements} "
                 f"elements off; worst {_index(check.worst_index)}: analytic {check.analytic:.6g}, "
                 f"numeric {check.numeric:.6g}", style="red"))
+            if check.hint:
+                console.print(Text(f"    hint: {check.hint}", style="yellow"))
             if check.rel_errors is not None and check.elements > 1:
                 console.print(heatmap(check, result.rtol or 1e-6))
     line = suspect_line(result)

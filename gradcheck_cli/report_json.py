@@ -36,6 +36,7 @@ def tensor_dict(check: TensorCheck) -> dict:
         "checked": check.checked,
         "coverage": round(check.checked / check.elements, 6) if check.elements and not check.directions else None,
         "directions": check.directions or None,
+        "hint": check.hint,
     }
 
 

@@ -26,6 +26,7 @@ class TensorCheck:
     kinks: int = 0
     checked: int = 0           # elements (or directions) actually compared; < elements when sampled
     directions: int = 0        # fast mode: random directions instead of elements
+    hint: str | None = None    # a likely cause, when the numbers point at one
     rel_errors: Any = field(default=None, repr=False)  # per element, for the heatmap
 
     @property
