@@ -54,7 +54,9 @@ def float64_twin(net: Network) -> Trace | None:
             twin = backprop(net, net.x.astype(FLOAT64))
     except LayerError:
         return None
-    return twin if twin.output.dtype == FLOAT64 else None
+    # Every layer's output, not just the last one: a layer that computes in float32 inside
+    # the twin would bring float32 rounding back into the numeric side.
+    return twin if twin.lowest_dtype == FLOAT64 else None
 
 
 def choose_mode(settings: Settings, trace: Trace, notes: list[str]) -> Mode:

@@ -210,3 +210,21 @@ BUGGY: list[Case] = [
     Case("f32_bug_affine_nobias_sign_flip_last", [lin(4), "tanh", custom("AffineNoBiasSignFlip", out=3)],
          loss="cross_entropy", dtype=F32, seed=57, bug_layer=2, bug_tensors=INPUT),
 ]
+
+# float32 layers that compute in float32 whatever they are given: no float64 twin
+CORRECT += [
+    Case("f32_forced_ok_softplus", [lin(6), custom("Softplus32"), "tanh", lin(3)], input=(6, 5), dtype=F32, seed=61),
+    Case("f32_forced_ok_scale", [lin(8), custom("Scale32"), "tanh", lin(4)], input=(6, 5), loss="cross_entropy",
+         dtype=F32, seed=62),
+    Case("f32_forced_ok_softmax", [lin(8), custom("Softmax32"), "tanh", lin(4)], input=(6, 5), dtype=F32, seed=63),
+    Case("f32_forced_ok_layer_norm", [lin(8), custom("LayerNorm32"), "tanh", lin(4)], input=(6, 5), dtype=F32,
+         seed=64),
+]
+BUGGY += [
+    Case("f32_forced_bug_scale_mean_grad", [lin(8), custom("Scale32MeanGrad"), "tanh", lin(4)], input=(6, 5),
+         dtype=F32, seed=65, bug_layer=1, bug_tensors=wrong("gamma")),
+    Case("f32_forced_bug_softmax_diagonal", [lin(8), custom("Softmax32Diagonal"), "tanh", lin(4)], input=(6, 5),
+         dtype=F32, seed=66, bug_layer=1, bug_tensors=INPUT),
+    Case("f32_forced_bug_layer_norm_no_mean_term", [lin(8), custom("LayerNorm32NoMeanTerm"), "tanh", lin(4)],
+         input=(6, 5), dtype=F32, seed=67, bug_layer=1, bug_tensors=INPUT),
+]

@@ -896,3 +896,106 @@ class SquareConcatMissingTwo(SquareConcat):
     def backward(self, dout):
         d = self.x.shape[1]
         return dout[:, :d] + self.x * dout[:, d:]
+
+
+# --- layers that compute in float32 whatever they are given (no float64 twin is possible) ------
+
+F32 = np.float32
+
+
+class Softplus32:
+    """Softplus computed in float32: (N, D) -> (N, D)."""
+
+    def __init__(self):
+        self.params, self.grads = {}, {}
+
+    def forward(self, x):
+        self.x = x.astype(F32)
+        return np.logaddexp(F32(0), self.x).astype(F32)
+
+    def backward(self, g):
+        return (g / (F32(1) + np.exp(-self.x))).astype(F32)
+
+
+class Scale32:
+    """y = x * gamma in float32; gamma: (D,)."""
+
+    def __init__(self):
+        self.params, self.grads = {}, {}
+
+    def build(self, input_shape, rng):
+        self.params["gamma"] = (1 + 0.1 * rng.standard_normal(input_shape[-1])).astype(F32)
+
+    def forward(self, x):
+        self.x = x.astype(F32)
+        return (self.x * self.params["gamma"].astype(F32)).astype(F32)
+
+    def backward(self, g):
+        self.grads["gamma"] = np.sum(g * self.x, axis=0).astype(F32)
+        return (g * self.params["gamma"]).astype(F32)
+
+
+class Scale32MeanGrad(Scale32):
+    """BUG: mean over the batch instead of the sum for gamma."""
+
+    def backward(self, g):
+        dx = super().backward(g)
+        self.grads["gamma"] = np.mean(g * self.x, axis=0).astype(F32)
+        return dx
+
+
+class Softmax32:
+    """Row softmax in float32: (N, D) -> (N, D)."""
+
+    def __init__(self):
+        self.params, self.grads = {}, {}
+
+    def forward(self, x):
+        x = x.astype(F32)
+        e = np.exp(x - x.max(-1, keepdims=True))
+        self.y = (e / e.sum(-1, keepdims=True)).astype(F32)
+        return self.y
+
+    def backward(self, g):
+        return (self.y * (g - (g * self.y).sum(-1, keepdims=True))).astype(F32)
+
+
+class Softmax32Diagonal(Softmax32):
+    """BUG: only the diagonal of the softmax Jacobian."""
+
+    def backward(self, g):
+        return (self.y * (1 - self.y) * g).astype(F32)
+
+
+class LayerNorm32:
+    """Layer norm in float32 with gamma, beta: (D,)."""
+
+    def __init__(self):
+        self.params, self.grads = {}, {}
+
+    def build(self, input_shape, rng):
+        self.params["gamma"] = (1 + 0.1 * rng.standard_normal(input_shape[-1])).astype(F32)
+        self.params["beta"] = (0.1 * rng.standard_normal(input_shape[-1])).astype(F32)
+
+    def forward(self, x):
+        x = x.astype(F32)
+        self.var = x.var(-1, keepdims=True)
+        self.xh = ((x - x.mean(-1, keepdims=True)) / np.sqrt(self.var + F32(1e-5))).astype(F32)
+        return (self.xh * self.params["gamma"] + self.params["beta"]).astype(F32)
+
+    def backward(self, g):
+        self.grads["gamma"] = (g * self.xh).sum(0).astype(F32)
+        self.grads["beta"] = g.sum(0).astype(F32)
+        d = g * self.params["gamma"]
+        dx = (d - d.mean(-1, keepdims=True) - self.xh * (d * self.xh).mean(-1, keepdims=True))
+        return (dx / np.sqrt(self.var + F32(1e-5))).astype(F32)
+
+
+class LayerNorm32NoMeanTerm(LayerNorm32):
+    """BUG: ignores how the mean depends on x."""
+
+    def backward(self, g):
+        super().backward(g)
+        d = g * self.params["gamma"]
+        dx = d - self.xh * (d * self.xh).mean(-1, keepdims=True)
+        return (dx / np.sqrt(self.var + F32(1e-5))).astype(F32)
