@@ -206,69 +206,20 @@ def jacobian(
     console.print("the Jacobians agree", style="green")
 
 
-STARTER_SPEC = """\
-# yaml-language-server: $schema=gradcheck-schema.json
-# A starter spec: `gradcheck run {spec}` checks it. Add your own layers below.
-name: starter
-seed: 0
-input: [4, 3]            # 4 rows (data points) x 3 features
-layers:
-  - {{type: linear, out: 5}}
-  - {{type: ./{layer_file}:Swish, beta: 1.5}}
-  - {{type: linear, out: 2}}
-loss: mse
-"""
-
-STARTER_LAYER = '''\
-"""A custom layer for gradcheck: Swish, y = x * sigmoid(beta * x), with a learnable beta."""
-import numpy as np
-
-
-class Swish:
-    def __init__(self, beta=1.0):
-        self.beta0 = beta
-        self.params, self.grads = {}, {}
-
-    def build(self, input_shape, rng):
-        """input_shape: (N, D). One beta per feature: params["beta"] of shape (D,)."""
-        self.params["beta"] = np.full(input_shape[-1], self.beta0)
-
-    def forward(self, x):
-        """x: (N, D) -> y: (N, D)."""
-        self.x = x
-        self.s = 1.0 / (1.0 + np.exp(-self.params["beta"] * x))
-        return x * self.s
-
-    def backward(self, grad_out):
-        """grad_out = dL/dy: (N, D) -> dL/dx: (N, D); fills grads["beta"]: (D,)."""
-        x, s, beta = self.x, self.s, self.params["beta"]
-        ds = s * (1.0 - s)                      # sigmoid'(beta x)
-        self.grads["beta"] = np.sum(grad_out * x * ds * x, axis=0)   # sum over the batch rows
-        return grad_out * (s + x * ds * beta)
-'''
-
-
 @app.command()
 def init(
     directory: Path = typer.Argument(Path("."), help="Where to write the starter files."),
 ) -> None:
     """Write a starter spec and a custom layer file that pass. Never overwrites a file."""
-    spec_path, layer_path = directory / "gradcheck.yaml", directory / "my_layers.py"
-    existing = [str(p) for p in (spec_path, layer_path) if p.exists()]
-    if existing:
-        _fail(f"{', '.join(existing)}: already exists; gradcheck init never overwrites files")
+    from .starter import write_starter
+
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        layer_path.write_text(STARTER_LAYER, encoding="utf-8")
-        spec_path.write_text(STARTER_SPEC.format(spec=spec_path, layer_file=layer_path.name), encoding="utf-8")
-        from .schema import spec_schema
-        import json
-        schema_path = directory / "gradcheck-schema.json"
-        if not schema_path.exists():
-            schema_path.write_text(json.dumps(spec_schema(), indent=2) + "\n", encoding="utf-8")
+        written = write_starter(directory)
+    except FileExistsError as exc:
+        _fail(f"{exc}: already exists; gradcheck init never overwrites files")
     except OSError as exc:
         _fail(f"{directory}: cannot write: {exc.strerror or exc}")
-    typer.echo(f"wrote {spec_path} and {layer_path}; now run: gradcheck run {spec_path}")
+    typer.echo(f"wrote {', '.join(map(str, written))}; now run: gradcheck run {written[0]}")
 
 
 def entry_point() -> None:
