@@ -23,6 +23,7 @@ class Builtin:
     options: dict[str, Option] = {}
     stacked = True
     rowwise = True
+    thread_safe = True
 
     def __init__(self):
         self.params: dict[str, np.ndarray] = {}
@@ -220,8 +221,9 @@ class Softmax(Builtin):
 
     def forward(self, x):
         e = np.exp(x - x.max(axis=-1, keepdims=True))
-        self.y = e / e.sum(axis=-1, keepdims=True)
-        return self.y
+        y = e / e.sum(axis=-1, keepdims=True)
+        self.y = y  # for backward; the local y is returned, another thread may replace self.y
+        return y
 
     def backward(self, g):
         return self.y * (g - (g * self.y).sum(axis=-1, keepdims=True))
@@ -253,6 +255,7 @@ class Residual(Builtin):
         self.branch = layers  # a built network.Stack; its layers own the parameters
         self.stacked = all(getattr(e.layer, "stacked", False) is True for e in layers.entries)
         self.rowwise = all(getattr(e.layer, "rowwise", False) is True for e in layers.entries)
+        self.thread_safe = all(getattr(e.layer, "thread_safe", False) is True for e in layers.entries)
 
     def forward(self, x):
         return x + self.branch.forward(x)

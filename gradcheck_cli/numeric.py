@@ -5,6 +5,7 @@ in place, one element at a time, and every element is restored to its exact orig
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +39,7 @@ def central_differences(evaluate, theta: np.ndarray, step: float) -> np.ndarray:
     return numeric
 
 
+MAX_THREADS = 8
 MAX_STACK = 256        # perturbations per call: beyond this, per-call overhead is already amortised
 STACK_BUDGET = 1 << 19  # floats in one stack of perturbed activations (4 MB in float64: stays in cache)
 
@@ -60,11 +62,25 @@ def central_differences_stacked(losses_of, theta: np.ndarray, step: float, stack
     up, down = steps_taken(theta.ravel()[chosen], step, theta.dtype)
     numeric = np.empty(len(chosen), dtype=np.float64)
     half = max(1, stack_size // 2)
-    for start in range(0, len(chosen), half):
-        part = slice(start, min(start + half, len(chosen)))
+    parts = [slice(start, min(start + half, len(chosen))) for start in range(0, len(chosen), half)]
+
+    def differences(part: slice) -> None:
         idx = chosen[part]
         losses = losses_of(np.concatenate([idx, idx]), np.concatenate([up[part], down[part]]))
         numeric[part] = (losses[: len(idx)] - losses[len(idx):]) / (up[part] - down[part])
+
+    workers = min(len(parts), os.cpu_count() or 1, MAX_THREADS)
+    if workers > 1 and getattr(losses_of, "thread_safe", False):
+        # numpy's loops release the GIL, so chunks run on every core at once; BLAS is held to one
+        # thread meanwhile, or its own threads would fight the chunks for the cores.
+        from concurrent.futures import ThreadPoolExecutor
+
+        from threadpoolctl import threadpool_limits
+        with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+            list(pool.map(differences, parts))
+    else:
+        for part in parts:
+            differences(part)
     return numeric.reshape(theta.shape) if indices is None else numeric
 
 

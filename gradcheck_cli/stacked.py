@@ -27,6 +27,12 @@ def _rowwise(layer) -> bool:
     return getattr(layer, "rowwise", False) is True
 
 
+def _thread_safe(entries) -> bool:
+    """Built-in layers return what they compute, whatever they remember for backward, so
+    several stacks may go through them at once. A custom layer is called from one thread."""
+    return all(getattr(e.layer, "thread_safe", False) is True for e in entries)
+
+
 def run_stack(net: Network, k: int, stack, outputs: list[np.ndarray]):
     """Layers k, k+1, ... on a stack (dense, or a ColumnChange of layer k's input); `outputs[j]`
     is layer j's unperturbed output. Returns the dense stack of final outputs."""
@@ -75,6 +81,7 @@ def input_losses(net: Network, k: int, x: np.ndarray, outputs: list[np.ndarray])
         xs.reshape(count, -1)[np.arange(count), flat] += deltas
         return net.loss.values(run_stack(net, k, xs, outputs))
 
+    losses_of.thread_safe = _thread_safe(net.stack.entries[k:])
     return losses_of, rows_only
 
 
@@ -91,6 +98,8 @@ def param_losses(net: Network, k: int, entry: Entry, owner: Entry, key: str, x: 
             changed = _one_by_one(entry, owner, key, x, flat, deltas)
         return net.loss.values(run_stack(net, k + 1, changed, outputs))
 
+    losses_of.thread_safe = owner is entry and hasattr(entry.layer, "perturbed_outputs") \
+        and _thread_safe(net.stack.entries[k:])
     return losses_of
 
 
