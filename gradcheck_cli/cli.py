@@ -113,7 +113,7 @@ def run(
     code = None
     try:
         with progress:
-            result = run_specs(paths, options, on_result=show)
+            result = run_specs(paths, options, on_result=show, on_start=progress.set_total)
     except Interrupted as stop:
         result, code = stop.result, EXIT_INTERRUPTED
         console.print("interrupted: reports hold the specs finished so far", style="yellow")

@@ -221,32 +221,61 @@ def jacobian_view(jac) -> Table:
 
 
 class Progress:
-    """A transient progress bar on an interactive terminal while specs run; nothing when piped.
-    Reports printed through it appear above the bar."""
+    """A transient progress bar on an interactive terminal, once a run has taken a second (short
+    runs never flash one); nothing when piped. Reports printed meanwhile appear above it."""
+
+    DELAY_SECONDS = 1.0
 
     def __init__(self, console: Console, enabled: bool = True):
+        import threading
+
         self.console = console
         self.enabled = enabled and console.is_terminal
         self._progress = None
+        self._lock = threading.Lock()
+        self._timer = None
+        self._done = 0
+        self._total = None
 
     def __enter__(self):
         if self.enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
-            from rich.progress import Progress as RichProgress
-            self._progress = RichProgress(SpinnerColumn(), TextColumn("checking"), BarColumn(), MofNCompleteColumn(),
-                                          TimeElapsedColumn(), console=self.console, transient=True)
-            self._progress.__enter__()
-            self._task = self._progress.add_task("specs", total=None)
+            import threading
+            self._timer = threading.Timer(self.DELAY_SECONDS, self._show)
+            self._timer.daemon = True
+            self._timer.start()
         return self
 
+    def _show(self) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as RichProgress
+        with self._lock:
+            if self._timer is None:  # the run ended first
+                return
+            self._progress = RichProgress(SpinnerColumn(), TextColumn("checking"), BarColumn(), MofNCompleteColumn(),
+                                          TimeElapsedColumn(), console=self.console, transient=True)
+            self._task = self._progress.add_task("specs", total=self._total, completed=self._done)
+            self._progress.start()
+
     def __exit__(self, *exc):
-        if self._progress is not None:
-            self._progress.__exit__(*exc)
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if self._progress is not None:
+                self._progress.stop()
         return False
+
+    def set_total(self, total: int) -> None:
+        with self._lock:
+            self._total = total
+            if self._progress is not None:
+                self._progress.update(self._task, total=total)
 
     def print_spec(self, result: SpecResult, verbose: bool = False) -> None:
         print_spec(self.console, result, verbose)
 
     def advance(self) -> None:
-        if self._progress is not None:
-            self._progress.advance(self._task)
+        with self._lock:
+            self._done += 1
+            if self._progress is not None:
+                self._progress.advance(self._task)

@@ -126,11 +126,14 @@ class Interrupted(Exception):
         self.result = result
 
 
-def run(paths: list[str], options: RunOptions = RunOptions(), on_result=None) -> RunResult:
+def run(paths: list[str], options: RunOptions = RunOptions(), on_result=None, on_start=None) -> RunResult:
     """Check every spec the paths name; results (and on_result calls) in the order of the
-    paths, whatever the number of jobs. Ctrl-C raises Interrupted with what is finished."""
+    paths, whatever the number of jobs; `on_start(count)` once they are found. Ctrl-C raises
+    Interrupted with what is finished."""
     start = time.perf_counter()
     pending = take_shard(discover(paths), options.shard)
+    if on_start:
+        on_start(len(pending))
     files = [item for item in pending if isinstance(item, str)]
     results: list[SpecResult] = []
 
