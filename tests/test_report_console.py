@@ -1,0 +1,66 @@
+"""The terminal report's pictures: heatmaps of relative error, and the suspect line."""
+from __future__ import annotations
+
+import numpy as np
+
+from gradcheck_cli.report_console import HEAT_COLUMNS, HEAT_ROWS, heatmap, suspect_line
+from gradcheck_cli.results import LayerCheck, SpecResult, TensorCheck
+
+
+def _check(rel_errors) -> TensorCheck:
+    rel_errors = np.asarray(rel_errors, dtype=float)
+    return TensorCheck(layer=1, type="x.py:Affine", tensor="W", shape=rel_errors.shape, max_abs_error=1.0,
+                       max_rel_error=float(rel_errors.max()), worst_index=(0, 1), analytic=1.0, numeric=2.0,
+                       outcome="failed", elements=rel_errors.size, mismatches=1, rel_errors=rel_errors)
+
+
+def _cell_styles(text) -> list[list[str]]:
+    """The color of each cell, row by row, read back from the rendered Text."""
+    rows, row = [], []
+    for span in text.spans:
+        cell = text.plain[span.start:span.end]
+        if cell == "██":
+            row.append(str(span.style))
+        if text.plain[span.end:span.end + 1] == "\n" and row:
+            rows.append(row)
+            row = []
+    return rows
+
+
+def test_a_transposed_square_matrix_shows_its_diagonal():
+    """W used without its transpose is right on the diagonal only: the picture shows it."""
+    rel = np.full((4, 4), 0.5)
+    np.fill_diagonal(rel, 1e-9)
+    rows = _cell_styles(heatmap(_check(rel), rtol=1e-6))
+    assert len(rows) == 4
+    assert [[style == "green" for style in row] for row in rows] == np.eye(4, dtype=bool).tolist()
+    assert all(style in ("green", "red") for row in rows for style in row)
+
+
+def test_one_wrong_row_is_one_red_row():
+    rel = np.full((5, 3), 1e-10)
+    rel[2] = 0.3
+    rows = _cell_styles(heatmap(_check(rel), rtol=1e-6))
+    assert [set(row) for row in rows] == [{"green"}, {"green"}, {"red"}, {"green"}, {"green"}]
+
+
+def test_a_big_tensor_is_summarised_by_the_worst_of_each_block():
+    rel = np.full((100, 300), 1e-10)
+    rel[57, 201] = 1.0
+    text = heatmap(_check(rel), rtol=1e-6)
+    rows = _cell_styles(text)
+    assert len(rows) == HEAT_ROWS and all(len(row) == HEAT_COLUMNS for row in rows)
+    assert sum(style == "red" for row in rows for style in row) == 1
+    assert "each cell: the worst of a block" in text.plain
+
+
+def test_suspect_line_names_the_layer_and_the_correct_ones():
+    def alone(layer, wrong):
+        checks = [_check([[1e-9]]) for _ in wrong]
+        for check, name in zip(checks, wrong):
+            check.tensor = name
+        return LayerCheck(layer, "x.py:Swish" if wrong else "linear", "failed" if wrong else "passed", checks)
+
+    result = SpecResult(path="s.yaml", name="s", outcome="failed",
+                        layer_checks=[alone(0, []), alone(1, []), alone(2, ["input", "beta"]), alone(3, [])])
+    assert suspect_line(result) == "layer 2 (x.py:Swish): backward wrong for input and beta; layers 0, 1, 3 correct"
