@@ -99,6 +99,7 @@ def run(
     options = RunOptions(rtol=rtol, atol=atol, jobs=jobs, timeout=timeout, allow_custom=not no_custom,
                          max_elements=max_elements, shard=_parse_shard(shard), mode=mode, samples=samples,
                          directions=directions)
+    _refuse_overwriting_inputs(paths, {"--json": json_path, "--junit-xml": junit_path, "--html": html_path})
     # With the JSON on standard output, the human report moves to standard error.
     console = _console(stderr=json_path == "-")
     progress = report_console.Progress(console, enabled=not quiet)
@@ -128,6 +129,23 @@ def run(
             except OSError as exc:
                 _fail(f"{target}: cannot write the report: {exc.strerror or exc}")
     raise typer.Exit(code if code is not None else result.exit_code)
+
+
+def _refuse_overwriting_inputs(paths: list[str], reports: dict[str, str | None]) -> None:
+    """A report must not land on a spec it checks, nor two reports on one file."""
+    from .runner import discover
+
+    specs = {Path(p).resolve() for p in discover(paths) if isinstance(p, str)}
+    seen: dict[Path, str] = {}
+    for option, target in reports.items():
+        if target is None or target == "-":
+            continue
+        where = Path(target).resolve()
+        if where in specs:
+            _fail(f"{option} {target}: that is one of the specs being checked; refusing to overwrite it")
+        if where in seen:
+            _fail(f"{option} {target}: {seen[where]} writes to the same file")
+        seen[where] = option
 
 
 @app.command()

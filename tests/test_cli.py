@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import gradcheck_cli
-from conftest import CALIBRATION, ROOT, SUMMARY, lines
+from conftest import CALIBRATION, ROOT, SPECS, SUMMARY, invoke_cli, lines
 
 BROKEN = {
     # spec -> (bug layer, its class, the tensors its backward gets wrong, the tensors it gets right)
@@ -629,3 +629,21 @@ def test_params_that_are_not_a_dict_are_not_silently_skipped(write_spec, write_f
     assert spec["outcome"] == "error"
     assert spec["error"].startswith("layer 0 (./listy.py:ListParams): ")
     assert "params" in spec["error"]
+
+
+def test_a_report_never_overwrites_a_spec_being_checked(tmp_path):
+    spec = tmp_path / "mlp.yaml"
+    spec.write_text((SPECS / "mlp.yaml").read_text())
+    before = spec.read_text()
+    result = invoke_cli("run", str(tmp_path), "--json", str(spec))
+    assert result.exit_code == 2
+    assert "that is one of the specs being checked; refusing to overwrite it" in result.output
+    assert spec.read_text() == before
+
+
+def test_two_reports_on_one_file_are_refused(tmp_path):
+    result = invoke_cli("run", str(SPECS / "mlp.yaml"), "--json", str(tmp_path / "r"), "--junit-xml",
+                        str(tmp_path / "r"))
+    assert result.exit_code == 2
+    assert "--junit-xml" in result.output and "--json writes to the same file" in result.output
+    assert not (tmp_path / "r").exists()
