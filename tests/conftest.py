@@ -22,6 +22,15 @@ CLI_ENV = {"COLUMNS": "120", "LINES": "50", "NO_COLOR": "1", "FORCE_COLOR": None
 SUMMARY = re.compile(r"^(\d+) specs?: (\d+) passed, (\d+) failed, (\d+) errors? in \d+\.\d+ s$")
 
 
+def strip_seconds(value):
+    """A report without its timing fields (`seconds`): what must be the same from run to run."""
+    if isinstance(value, dict):
+        return {k: strip_seconds(v) for k, v in value.items() if k != "seconds"}
+    if isinstance(value, list):
+        return [strip_seconds(v) for v in value]
+    return value
+
+
 def invoke_cli(*args: str, env: dict | None = None):
     """Run `gradcheck ARGS...` in-process; stdout and stderr stay apart (result.stdout/.stderr)."""
     runner = CliRunner()

@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 import yaml
 
-from conftest import ROOT, SPECS, SUMMARY, invoke_cli, lines
+from conftest import ROOT, SPECS, SUMMARY, invoke_cli, lines, strip_seconds
 
 BAD_OUT = """
 name: bad
@@ -25,14 +25,6 @@ loss: mse
 @pytest.fixture
 def at_root(monkeypatch):
     monkeypatch.chdir(ROOT)
-
-
-def _strip_seconds(value):
-    if isinstance(value, dict):
-        return {k: _strip_seconds(v) for k, v in value.items() if k != "seconds"}
-    if isinstance(value, list):
-        return [_strip_seconds(v) for v in value]
-    return value
 
 
 # --- validate ---------------------------------------------------------------------------------
@@ -169,7 +161,7 @@ def test_jobs_give_the_same_report(at_root, tmp_path):
     assert r1.exit_code == r2.exit_code, (r1.output, r2.output)
     a = json.loads(out1.read_text(encoding="utf-8"))
     b = json.loads(out2.read_text(encoding="utf-8"))
-    assert _strip_seconds(a) == _strip_seconds(b)
+    assert strip_seconds(a) == strip_seconds(b)
 
 
 def test_junit_xml_has_one_testcase_per_spec(at_root, tmp_path):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, invoke_cli
+from conftest import ROOT, invoke_cli, strip_seconds
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
@@ -296,14 +296,6 @@ def test_ctrl_c_exits_130_with_a_whole_report(tmp_path):
 # --- (6) determinism -----------------------------------------------------------------------------
 
 
-def _strip_seconds(value):
-    if isinstance(value, dict):
-        return {k: _strip_seconds(v) for k, v in value.items() if k != "seconds"}
-    if isinstance(value, list):
-        return [_strip_seconds(v) for v in value]
-    return value
-
-
 def test_two_runs_give_the_same_report(monkeypatch, tmp_path):
     monkeypatch.chdir(ROOT)
     reports = []
@@ -311,7 +303,7 @@ def test_two_runs_give_the_same_report(monkeypatch, tmp_path):
         out = tmp_path / f"r{i}.json"
         result = invoke_cli("run", "specs", "--json", out)
         assert result.exit_code in (0, 1), result.output
-        reports.append(_strip_seconds(json.loads(out.read_text(encoding="utf-8"))))
+        reports.append(strip_seconds(json.loads(out.read_text(encoding="utf-8"))))
     assert reports[0] == reports[1]
 
 
