@@ -10,10 +10,10 @@ import numpy as np
 from . import stacked
 from .errors import LayerError
 from .network import Entry, Network, parameters
-from .numeric import (MAX_STACK, STACK_BUDGET, CloserLook, central_differences, central_differences_stacked, closer_look,
-                      default_step, directional_differences)
+from .numeric import (MAX_STACK, STACK_BUDGET, central_differences, central_differences_stacked, closer_look,
+                      default_step, directional_differences, element_shift)
 from .results import FAILED, PASSED, LayerCheck, TensorCheck
-from .verdict import DEFAULT_TOLERANCES, Tolerance, judge
+from .verdict import DEFAULT_TOLERANCES, ElementVerdicts, Tolerance, judge
 
 FLOAT64 = np.dtype(np.float64)
 
@@ -142,27 +142,37 @@ def check_tensor(layer: int, type_: str, tensor: str, analytic, theta, evaluate,
     def full_index(idx):
         return idx if sample is None else np.unravel_index(int(sample[idx[0]]), theta.shape)
 
+    def look(idx):
+        where = full_index(idx)
+        h = precision.step * max(1.0, abs(float(theta[where])))
+        return closer_look(element_shift(evaluate, theta, where), h, loss_here, eps)
+
     loss_here = evaluate()
     eps = float(np.finfo(precision.numeric_dtype).eps)
-    verdicts = judge(chosen, numeric, precision.tolerance, noise,
-                     lambda idx: closer_look(evaluate, theta, full_index(idx), precision.step, loss_here, eps))
-    worst = (np.unravel_index(int(np.argmax(verdicts.excess)), chosen.shape),) if chosen.size else ()
+    verdicts = judge(chosen, numeric, precision.tolerance, noise, look)
     mismatches = int(verdicts.mismatch.sum())
     hint = None
     if mismatches and tensor != "input" and not np.any(numeric) and np.any(chosen):
         hint = (f"moving params[{tensor.rpartition('.')[2]!r}] does not change the loss at all: does forward "
                 "read self.params at every call? The checker perturbs the array in the params dict in place")
+    return _summary(layer, type_, tensor, analytic.shape, chosen, verdicts,
+                    lambda flat: full_index(np.unravel_index(flat, chosen.shape)),
+                    rel_errors=verdicts.rel_error if sample is None else None, checked=int(chosen.size), hint=hint)
+
+
+def _summary(layer, type_, tensor, shape, analytic, verdicts: ElementVerdicts, index_of, **extra) -> TensorCheck:
+    """A TensorCheck from per-element verdicts; `index_of(flat)` names the worst element."""
+    mismatches = int(verdicts.mismatch.sum())
+    worst = int(np.argmax(verdicts.excess)) if analytic.size else None
     return TensorCheck(
-        layer=layer, type=type_, tensor=tensor, shape=tuple(analytic.shape),
+        layer=layer, type=type_, tensor=tensor, shape=tuple(shape),
         max_abs_error=float(verdicts.abs_error.max(initial=0.0)),
         max_rel_error=float(verdicts.rel_error.max(initial=0.0)),
-        worst_index=tuple(int(i) for i in full_index(worst[0])) if worst else (),
-        analytic=float(chosen[worst[0]]) if worst else 0.0,
-        numeric=float(verdicts.numeric[worst[0]]) if worst else 0.0,
+        worst_index=() if worst is None else tuple(int(i) for i in index_of(worst)),
+        analytic=0.0 if worst is None else float(np.ravel(analytic)[worst]),
+        numeric=0.0 if worst is None else float(verdicts.numeric.ravel()[worst]),
         outcome=FAILED if mismatches else PASSED,
-        elements=int(analytic.size), mismatches=mismatches, kinks=int(verdicts.kink.sum()),
-        rel_errors=verdicts.rel_error if sample is None else None,
-        checked=int(chosen.size), hint=hint,
+        elements=int(np.prod(shape)), mismatches=mismatches, kinks=int(verdicts.kink.sum()), **extra,
     )
 
 
@@ -190,28 +200,16 @@ def check_tensor_directions(job: "TensorJob", precision: Precision, rng, count: 
     projected = np.array([float(np.sum(analytic * v)) for v in directions])
     noise = 0.0 if job.twin is None else \
         2.0 * np.abs(projected - np.array([float(np.sum(job.twin * v)) for v in directions]))
+    loss_here = job.evaluate()
+    eps = float(np.finfo(precision.numeric_dtype).eps)
 
     def look(idx):
-        v, h = directions[idx[0]], precision.step
-        here, half_up, half_down = along(v, 0.0), along(v, h / 2), along(v, -h / 2)
-        full_up, full_down = along(v, h), along(v, -h)
-        d_full, d_half = (full_up - full_down) / (2 * h), (half_up - half_down) / h
-        right = (-3.0 * here + 4.0 * half_up - full_up) / h     # one-sided, second order
-        left = (3.0 * here - 4.0 * half_down + full_down) / h
-        return CloserLook((4 * d_half - d_full) / 3, abs(d_full - d_half), left, right)
+        v = directions[idx[0]]
+        return closer_look(lambda t: (along(v, t), t), precision.step, loss_here, eps)
 
     verdicts = judge(projected, numeric, precision.tolerance, noise, look, kinks_inconclusive=True)
-    worst = int(np.argmax(verdicts.excess)) if count else 0
-    mismatches = int(verdicts.mismatch.sum())
-    return TensorCheck(
-        layer=job.layer, type=job.type, tensor=job.name, shape=tuple(job.analytic.shape),
-        max_abs_error=float(verdicts.abs_error.max(initial=0.0)),
-        max_rel_error=float(verdicts.rel_error.max(initial=0.0)),
-        worst_index=(worst,), analytic=float(projected[worst]) if count else 0.0,
-        numeric=float(verdicts.numeric[worst]) if count else 0.0,
-        outcome=FAILED if mismatches else PASSED, elements=int(job.analytic.size), mismatches=mismatches,
-        kinks=int(verdicts.kink.sum()), checked=count, directions=count,
-    )
+    return _summary(job.layer, job.type, job.name, job.analytic.shape, projected, verdicts, lambda flat: (flat,),
+                    checked=count, directions=count)
 
 
 @dataclass

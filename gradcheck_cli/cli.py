@@ -119,11 +119,12 @@ def run(
         result, code = stop.result, EXIT_INTERRUPTED
         console.print("interrupted: reports hold the specs finished so far", style="yellow")
     console.print(report_console.summary_line(result))
-    for target, writer in ((json_path, "report_json:write_json"), (junit_path, "report_junit:write_junit"),
-                           (html_path, "report_html:write_html")):
+    for target, module, function in ((json_path, "report_json", "write_json"),
+                                     (junit_path, "report_junit", "write_junit"),
+                                     (html_path, "report_html", "write_html")):
         if target is not None:
-            module, function = writer.split(":")
-            write = getattr(__import__(f"gradcheck_cli.{module}", fromlist=[function]), function)
+            import importlib  # each writer is imported only when asked for
+            write = getattr(importlib.import_module(f"gradcheck_cli.{module}"), function)
             try:
                 write(result, target)
             except OSError as exc:
@@ -135,6 +136,8 @@ def _refuse_overwriting_inputs(paths: list[str], reports: dict[str, str | None])
     """A report must not land on a spec it checks, nor two reports on one file."""
     from .runner import discover
 
+    if all(target in (None, "-") for target in reports.values()):
+        return  # nothing will be written: no need to walk the folders twice
     specs = {Path(p).resolve() for p in discover(paths) if isinstance(p, str)}
     seen: dict[Path, str] = {}
     for option, target in reports.items():

@@ -100,21 +100,16 @@ class CloserLook:
     right: float        # ... and from above; they differ where a kink is within h of θ
 
 
-def closer_look(evaluate, theta: np.ndarray, idx: tuple, step: float, loss_here: float,
-                rounding: float) -> CloserLook:
-    """Re-estimate d L / d theta[idx] with steps h and h/2 on both sides.
+def closer_look(loss_at, h: float, loss_here: float, rounding: float) -> CloserLook:
+    """Re-estimate a derivative with steps h and h/2 on both sides. `loss_at(t)` returns
+    (L at θ + t, the step t actually taken) and leaves θ as it was; θ is one element, or a
+    point on a line θ + t·v.
 
     `rounding` is machine epsilon of the arithmetic that computes L: it bounds the noise
     from below, so two estimates that agree by chance are not taken as exact."""
-    old = theta[idx].copy()
-    h = step * max(1.0, abs(float(old)))
     losses, steps = {}, {}
-    try:
-        for k in (-2, -1, 1, 2):
-            steps[k] = _shift(theta, idx, old, k * h / 2)
-            losses[k] = evaluate()
-    finally:
-        theta[idx] = old
+    for k in (-2, -1, 1, 2):
+        losses[k], steps[k] = loss_at(k * h / 2)
     d_full = (losses[2] - losses[-2]) / (steps[2] - steps[-2])
     d_half = (losses[1] - losses[-1]) / (steps[1] - steps[-1])
     richardson = (4.0 * d_half - d_full) / 3.0
@@ -124,3 +119,15 @@ def closer_look(evaluate, theta: np.ndarray, idx: tuple, step: float, loss_here:
     right = (-3.0 * loss_here + 4.0 * losses[1] - losses[2]) / (2.0 * steps[1])
     left = (-3.0 * loss_here + 4.0 * losses[-1] - losses[-2]) / (2.0 * steps[-1])
     return CloserLook(richardson, noise, left, right)
+
+
+def element_shift(evaluate, theta: np.ndarray, idx: tuple):
+    """loss_at(t) for closer_look: theta[idx] moved by t, then restored exactly."""
+    def loss_at(t: float) -> tuple[float, float]:
+        old = theta[idx].copy()
+        try:
+            taken = _shift(theta, idx, old, t)
+            return evaluate(), taken
+        finally:
+            theta[idx] = old
+    return loss_at

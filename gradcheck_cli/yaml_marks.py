@@ -69,12 +69,7 @@ def load(text: str, file: str) -> tuple[Any, Marks]:
     if len(text) > MAX_BYTES:
         raise SpecError(f"the file is {len(text):,} bytes; a spec is at most {MAX_BYTES:,}", file, 1)
     try:
-        loader = _Loader(text)
-    except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, exc.position) + 1
-        raise SpecError(f"YAML syntax error: unacceptable character #x{exc.character:04x} "
-                        "(a control character?)", file, line) from None
-    try:
+        loader = _Loader(text)  # the reader checks every character here already
         try:
             node = loader.get_single_node()
         except RecursionError:
