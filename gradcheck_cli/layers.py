@@ -75,7 +75,7 @@ class Linear(Builtin):
         update Y + (x'[:, j] - x[:, j]) ⊗ W[j, :] instead of a matrix product."""
         W = self.params["W"]
         moved = change.values - change.base[:, change.cols].T            # (B, R)
-        out = moved[:, :, None] * W[change.cols][:, None, :]             # B outer products
+        out = np.einsum("br,bn->brn", moved, W[change.cols])             # B outer products
         out += y.reshape(1, -1, W.shape[1])
         return out.reshape((len(change.cols),) + y.shape)
 

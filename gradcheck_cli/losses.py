@@ -37,7 +37,7 @@ class MSE(Loss):
         self.target = rng.standard_normal(shape)
 
     def values(self, y):
-        diff = y.astype(np.float64) - self.target
+        diff = np.subtract(y, self.target, dtype=np.float64)
         diff *= diff
         return np.mean(diff, axis=_axes(y, self.target.ndim))
 

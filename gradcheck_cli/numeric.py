@@ -6,6 +6,7 @@ in place, one element at a time, and every element is restored to its exact orig
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +59,7 @@ def central_differences_stacked(losses_of, theta: np.ndarray, step: float, stack
     """The same central differences as `central_differences`, many elements per call:
     `losses_of(flat_indices, deltas)` returns L with theta.flat[i] moved by each delta.
     With `indices` (flat), only those elements, as a 1-D array in their order."""
+    _keep_freed_arrays_in_the_heap()
     chosen = np.arange(theta.size) if indices is None else np.asarray(indices)
     up, down = steps_taken(theta.ravel()[chosen], step, theta.dtype)
     numeric = np.empty(len(chosen), dtype=np.float64)
@@ -74,14 +76,50 @@ def central_differences_stacked(losses_of, theta: np.ndarray, step: float, stack
         # numpy's loops release the GIL, so chunks run on every core at once; BLAS is held to one
         # thread meanwhile, or its own threads would fight the chunks for the cores.
         from concurrent.futures import ThreadPoolExecutor
-
-        from threadpoolctl import threadpool_limits
-        with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+        with _blas_controller().limit(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
             list(pool.map(differences, parts))
     else:
         for part in parts:
             differences(part)
     return numeric.reshape(theta.shape) if indices is None else numeric
+
+
+_controller = None
+
+
+def _blas_controller():
+    """threadpoolctl's view of the loaded BLAS libraries, found once: finding them walks every
+    shared library of the process, a few ms each time."""
+    global _controller
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
+        _controller = ThreadpoolController()
+    return _controller
+
+
+_heap_settled = False
+
+
+def _keep_freed_arrays_in_the_heap() -> None:
+    """Stacks allocate and free arrays of a few MB, over and over. glibc gives every freed
+    block over 128 kB back to the kernel, so each new one page-faults afresh (in threads, the
+    faults also queue on the process's memory-map lock): about a quarter of bench/mlp.yaml's
+    full check. These settings keep blocks up to 32 MB in the heap and up to 64 MB of free
+    heap before trimming it. Linux with glibc only; elsewhere nothing changes."""
+    global _heap_settled
+    if _heap_settled:
+        return
+    _heap_settled = True
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        return
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    mallopt(M_MMAP_THRESHOLD, 32 << 20)
+    mallopt(M_TRIM_THRESHOLD, 64 << 20)
 
 
 def directional_differences(evaluate_along, directions: list[np.ndarray], step: float) -> np.ndarray:
