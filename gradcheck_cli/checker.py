@@ -237,7 +237,8 @@ def tensor_jobs(net: Network, precision: Precision, trace: Trace, shadow_trace: 
         x = numeric_trace.inputs[k].astype(precision.numeric_dtype, copy=True)
         evaluate = lambda k=k, x=x: net.loss_from(k, x)  # noqa: E731
         input_losses, rows_only = stacked.input_losses(net, k, x, outputs)
-        widest = max([x[0].size if rows_only else x.size] + [a.size for a in outputs[k:]])
+        # the widest activation one perturbation makes: a row of each output, or all of it
+        widest = max(a[0].size if rows_only else a.size for a in [x] + outputs[k:])
         twin = shadow_trace.input_grads[k] if shadow_trace else None
         jobs.append(TensorJob(k, entry.type, "input", trace.input_grads[k], x, evaluate, input_losses,
                               _stack_size(widest), _noise(trace.input_grads[k], twin), twin))

@@ -70,6 +70,16 @@ class Linear(Builtin):
             j, moved = flat_indices, deltas[:, None]
         return ColumnChange(rows_y, y.shape, j, rows_y[:, j].T + moved)
 
+    def perturbed_input_rows(self, y_rows, positions, deltas):
+        """Y for many rows of X, each moved at one position: X[r, ..., i] + d moves only
+        Y[r, ...] at the same leading position, by d·W[i, :].
+        y_rows: (B, ..., n), the unperturbed output rows; positions: flat within a row of X."""
+        W = self.params["W"]
+        m, n = W.shape
+        out = y_rows.reshape(len(positions), -1, n).copy()
+        out[np.arange(len(positions)), positions // m] += deltas[:, None] * W[positions % m]
+        return out.reshape(y_rows.shape)
+
     def forward_columns(self, change: ColumnChange, y):
         """Y for inputs that differ from the unperturbed one in one column each: a rank-1
         update Y + (x'[:, j] - x[:, j]) ⊗ W[j, :] instead of a matrix product."""

@@ -4,7 +4,8 @@ A single-scalar perturbation has structure that a plain "perturb, run the whole 
 loop throws away, and the engine keeps it as long as the layers allow:
  - a perturbed input row of layer k changes only that row further on, when every layer from
    k on acts row by row (`rowwise`): one row goes through, and only that row's part of the
-   loss is compared (the other rows cancel exactly in L(θ+h) - L(θ-h));
+   loss is compared (the other rows cancel exactly in L(θ+h) - L(θ-h)); a linear layer k
+   moves its output row by d·W[i, :] instead of a row-vector product;
  - a perturbed W[i, j] or b[j] of a linear layer changes only column j of its output
    (a ColumnChange): an element-wise layer then recomputes that column alone, and the next
    linear layer turns it into a rank-1 update instead of a matrix product.
@@ -69,13 +70,19 @@ def input_losses(net: Network, k: int, x: np.ndarray, outputs: list[np.ndarray])
         and hasattr(net.loss, "row_values")
     per_row = x[0].size
 
+    first = net.stack.entries[k].layer
+
     def losses_of(flat, deltas):
         count = len(flat)
         if rows_only:
             rows = flat // per_row
-            xs = x[rows].copy()                                    # (B, ...): one row each
-            xs.reshape(count, -1)[np.arange(count), flat % per_row] += deltas
-            ys = run_stack(net, k, xs[:, None], outputs)           # (B, 1, ...)
+            if hasattr(first, "perturbed_input_rows"):
+                moved = first.perturbed_input_rows(outputs[k][rows], flat % per_row, deltas)
+                ys = run_stack(net, k + 1, moved[:, None], outputs)
+            else:
+                xs = x[rows].copy()                                # (B, ...): one row each
+                xs.reshape(count, -1)[np.arange(count), flat % per_row] += deltas
+                ys = run_stack(net, k, xs[:, None], outputs)       # (B, 1, ...)
             return net.loss.row_values(ys, rows)
         xs = np.repeat(x[None], count, axis=0)
         xs.reshape(count, -1)[np.arange(count), flat] += deltas

@@ -83,3 +83,33 @@ def test_stacked_engine_agrees_with_the_straightforward_check(case, tmp_path):
         if not a.passed:
             assert a.worst_index == b.worst_index
             assert a.numeric == pytest.approx(b.numeric, rel=1e-5, abs=1e-9)
+
+
+@pytest.mark.parametrize("shape", [[5, 4], [3, 2, 4]], ids=["rows", "rows of (N, T, m)"])
+def test_stacked_numeric_gradients_equal_the_per_element_ones(shape, write_spec):
+    """The shortcuts of the engine (a linear layer's output row moved by d·W[i, :] for a moved
+    input, its column moved by d·X[:, i] for a moved weight) give the numbers of perturbing
+    one scalar and running the whole forward, for every tensor."""
+    from gradcheck_cli.checker import backprop, choose_precision, tensor_jobs
+    from gradcheck_cli.network import build_network
+    from gradcheck_cli.numeric import central_differences, central_differences_stacked
+    from gradcheck_cli.spec import load_spec
+
+    path = write_spec(f"""
+        seed: 3
+        input: {shape}
+        layers:
+          - {{type: linear, out: 3}}
+          - tanh
+          - {{type: linear, out: 4}}
+          - sigmoid
+          - {{type: linear, out: 2}}
+        """)
+    net = build_network(load_spec(str(path)))
+    trace = backprop(net, net.x)
+    precision, _ = choose_precision(net, trace, False, None, None, None)
+    for job in tensor_jobs(net, precision, trace, None):
+        plain = central_differences(job.evaluate, job.theta, precision.step)
+        stacked = central_differences_stacked(job.losses_of, job.theta, precision.step, job.stack_size)
+        assert stacked == pytest.approx(plain, rel=1e-7, abs=1e-10), (job.layer, job.name)
+        assert stacked == pytest.approx(job.analytic, rel=1e-5, abs=1e-8), (job.layer, job.name)
