@@ -34,7 +34,7 @@ TARGET_NAIVE = 4.0      # naive / gradcheck >= 4
 TARGET_TORCH = 15.0     # torch / gradcheck >= 15
 TARGET_FLOOR = 1.5      # gradcheck / floor <= 1.5
 TARGET_MB = 500.0       # peak memory of the gradcheck process < 500 MB
-REPEATS = 3             # gradcheck's full check, best of this many (process and in-process)
+REPEATS = 5             # gradcheck's full check, best of this many (process and in-process)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -92,6 +92,15 @@ def compile_bytecode() -> None:
     import compileall
     compileall.compile_dir(ROOT / "gradcheck_cli", quiet=1)
     compileall.compile_file(Path(__file__).resolve(), quiet=1)
+
+
+def startup_seconds(env) -> float:
+    """What a whole `gradcheck run` process costs before and after any real check."""
+    with tempfile.TemporaryDirectory() as folder:
+        tiny = Path(folder) / "tiny.yaml"
+        tiny.write_text("input: [2, 3]\nlayers: [{type: linear, out: 2}]\n", encoding="utf-8")
+        return min(run_child([sys.executable, "-m", "gradcheck_cli", "run", str(tiny), "-q"], env)["seconds"]
+                   for _ in range(REPEATS))
 
 
 def child_env() -> dict:
@@ -472,6 +481,7 @@ def compare(spec_path: str, args) -> None:
     if process["rc"] != 0:
         print(f"note: `gradcheck run` exited {process['rc']}: {(process['stdout'] + process['stderr']).strip()}")
     summary = process["stdout"].strip().splitlines()[-1] if process["stdout"].strip() else ""
+    startup = startup_seconds(env)
     from gradcheck_cli.runner import check_spec
     options = make_run_options(run_kwargs)
     inproc = math.inf
@@ -563,6 +573,8 @@ def compare(spec_path: str, args) -> None:
     print(f"floor at the workload-shaped GEMM rates instead of the best: {floor['seconds_shaped']:.2f} s")
     if summary:
         print(f"gradcheck's own summary: {summary}")
+    print(f"start-up: `gradcheck run` on a one-layer spec takes {startup:.2f} s as a whole process (best of "
+          f"{REPEATS}): Python, numpy, typer, rich and PyYAML; part of the process rows above, not of the floor")
     print()
 
     # ratios
@@ -662,9 +674,16 @@ def scaling(args) -> None:
         checker.check_tensor = plain_check
     print(table(rows, "rrrrrrrl"))
     if len(w1) >= 2:
-        for label, points in (("W1 check", w1), ("whole check", totals)):
-            slope = np.polyfit(np.log([p[0] for p in points]), np.log([p[1] for p in points]), 1)[0]
-            print(f"{label}: seconds grow like scalars^{slope:.2f} (least squares on log-log; 1.00 is linear)")
+        slope = np.polyfit(np.log([p[0] for p in w1]), np.log([p[1] for p in w1]), 1)[0]
+        print(f"W1 check: seconds grow like scalars^{slope:.2f} (least squares on log-log; 1.00 is linear)")
+        # The tensors that do not grow with m cost the same at every size: the whole check is
+        # linear as a + b·scalars, which a log-log slope would not show.
+        scalars, seconds = np.array(totals, dtype=float).T
+        b, a = np.polyfit(scalars, seconds, 1)
+        worst = np.max(np.abs(a + b * scalars - seconds) / seconds)
+        steps = [f"{1e6 * (t1 - t0) / (n1 - n0):.1f}" for (n0, t0), (n1, t1) in zip(totals, totals[1:])]
+        print(f"whole check: a straight line through (scalars, seconds) is within {100 * worst:.0f}% at every size; "
+              f"us per added scalar from one size to the next: {', '.join(steps)}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@ to the spec file. While a layer module loads, the spec's folder is on the import
 layer file can import its neighbours."""
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import inspect
@@ -73,6 +72,7 @@ def _load_file(path: Path, shown: str, fail):
     if not path.is_file():
         raise fail(f"no such file: {shown} (looked for {path})")
     # One module per file path, so that two folders' layers.py never collide.
+    import hashlib  # only specs with custom layer files need it
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
     name = f"gradcheck_custom_{path.stem}_{digest}"
     spec = importlib.util.spec_from_file_location(name, path)
