@@ -80,6 +80,9 @@ def _load_file(path: Path, shown: str, fail):
         raise fail(f"cannot import {shown}: not a Python file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
+    # No __pycache__ next to the user's files (nor next to what they import): the check
+    # leaves their folder as it found it.
+    writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
     try:
         spec.loader.exec_module(module)
     except SyntaxError as exc:
@@ -90,6 +93,8 @@ def _load_file(path: Path, shown: str, fail):
         if isinstance(exc, KeyboardInterrupt):
             raise
         raise fail(f"importing {shown} failed: {_one_line(exc)}")
+    finally:
+        sys.dont_write_bytecode = writes_bytecode
     _loaded_files[path] = module
     return module
 

@@ -594,6 +594,35 @@ def test_same_named_neighbours_in_two_folders_do_not_collide(write_spec, write_f
     assert [s["outcome"] for s in report["specs"]] == ["passed", "passed"], result.output
 
 
+def test_a_run_leaves_the_folder_of_custom_layers_as_it_was(write_spec, write_file, tmp_path):
+    """No __pycache__ beside the user's layer file nor beside what it imports, even where Python
+    writes bytecode (most machines: PYTHONDONTWRITEBYTECODE unset)."""
+    write_file("tidy_helpers.py", "FACTOR = 2.0\n")
+    write_file("tidy_layers.py", '''
+        import tidy_helpers
+
+
+        class Double:
+            def forward(self, x):
+                return tidy_helpers.FACTOR * x
+
+            def backward(self, g):
+                return tidy_helpers.FACTOR * g
+        ''')
+    path = write_spec("""
+        input: [4, 3]
+        layers:
+          - {type: ./tidy_layers.py:Double}
+        loss: dot
+        """)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    run = subprocess.run([sys.executable, "-m", "gradcheck_cli", "run", str(path)], capture_output=True,
+                         text=True, env={**env, "NO_COLOR": "1"}, timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
 def test_params_that_are_not_a_dict_are_not_silently_skipped(write_spec, write_file, run_json):
     write_file("listy.py", '''
         import numpy as np
