@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import stacked
-from .errors import LayerError
+from .errors import LayerError, one_line
 from .network import Entry, Network, parameters
 from .numeric import (MAX_STACK, STACK_BUDGET, central_differences, central_differences_stacked, closer_look,
                       default_step, directional_differences, element_shift)
@@ -40,11 +40,41 @@ def _finite(array, entry: Entry, what: str) -> None:
         raise entry.fail(f"{what} contains {kind}")
 
 
+def _check_declarations(entry: Entry, x) -> None:
+    """`stacked` and `rowwise` let the engine skip work, so a wrong declaration would give
+    wrong numbers without a word: each is tried once on x, before the forward that backward
+    will use."""
+    layer = entry.layer
+    declared = [name for name in ("stacked", "rowwise") if getattr(layer, name, False) is True]
+    if not declared:
+        return
+    y = entry.forward(x.copy())
+    scale = 100.0 * float(np.finfo(y.dtype).eps) if np.issubdtype(y.dtype, np.floating) else 0.0
+
+    def same(a, b) -> bool:
+        return a.shape == b.shape and bool(np.all(np.abs(a - b) <= scale * (1.0 + np.abs(b))))
+
+    if "stacked" in declared:
+        reversed_rows = x[::-1].copy()
+        try:
+            ys = layer.forward(np.stack([x, reversed_rows]))
+        except Exception as exc:
+            raise entry.fail(f"declares stacked = True, but forward raised {one_line(exc)} on a stack of "
+                             f"2 inputs {(2,) + x.shape}") from None
+        if not (isinstance(ys, np.ndarray) and same(ys[0], y) and same(ys[1], entry.forward(reversed_rows))):
+            raise entry.fail(f"declares stacked = True, but forward of a stack of 2 inputs {(2,) + x.shape} is not "
+                             "forward of each input: remove the declaration, or treat the leading axis as a stack")
+    if "rowwise" in declared and not same(entry.forward(x[-1:].copy()), y[-1:]):
+        raise entry.fail("declares rowwise = True, but the last output row differs when its input row is given "
+                         "alone: remove the declaration, or make each row depend on its own input row only")
+
+
 def backprop(net: Network, x) -> Trace:
     """Forward and backward through the stack, watching every layer as it goes."""
     inputs, lowest, upcasting = [], np.dtype(x.dtype), []
     for k, entry in enumerate(net.stack.entries):
         inputs.append(x.copy())
+        _check_declarations(entry, x)
         y = entry.forward(x)
         if not np.array_equal(x, inputs[-1], equal_nan=True):
             raise entry.fail("forward modified its input array in place; it must leave x unchanged "

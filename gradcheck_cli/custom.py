@@ -10,6 +10,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import one_line
 
 _loaded_files: dict[Path, object] = {}
 
@@ -52,9 +53,9 @@ def load_class(type_name: str, spec_file: Path, fail) -> type:
             except ModuleNotFoundError as exc:
                 if exc.name and module_name.startswith(exc.name):
                     raise fail(f"no module named {module_name!r} (looked in {folder} and the Python path)")
-                raise fail(f"importing {module_name} failed: {_one_line(exc)}")
+                raise fail(f"importing {module_name} failed: {one_line(exc)}")
             except Exception as exc:  # the user's module raised while importing
-                raise fail(f"importing {module_name} failed: {_one_line(exc)}")
+                raise fail(f"importing {module_name} failed: {one_line(exc)}")
     cls = getattr(module, class_name, None)
     if cls is None:
         names = [n for n, v in vars(module).items() if inspect.isclass(v) and v.__module__ == module.__name__]
@@ -92,7 +93,7 @@ def _load_file(path: Path, shown: str, fail):
         del sys.modules[name]
         if isinstance(exc, KeyboardInterrupt):
             raise
-        raise fail(f"importing {shown} failed: {_one_line(exc)}")
+        raise fail(f"importing {shown} failed: {one_line(exc)}")
     finally:
         sys.dont_write_bytecode = writes_bytecode
     _loaded_files[path] = module
@@ -112,8 +113,3 @@ def check_options(cls: type, type_name: str, options: dict, fail) -> None:
                     if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
         takes = f"it takes: {', '.join(accepted)}" if accepted else "it takes no options"
         raise fail(f"{type_name} cannot be built with these options ({exc}); {takes}")
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

@@ -36,3 +36,9 @@ class LayerError(Exception):
 
 class ShapeError(ValueError):
     """A built-in layer received an input it cannot take; becomes a SpecError at its line."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as `Type: first line of its message`, for one-line error reports."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__

@@ -10,14 +10,9 @@ from typing import Any, Iterator
 import numpy as np
 
 from . import custom
-from .errors import LayerError, ShapeError, SpecError
+from .errors import LayerError, ShapeError, SpecError, one_line
 from .registry import LAYERS, LOSSES
 from .spec import LayerSpec, Spec
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 @dataclass
@@ -48,7 +43,7 @@ class Entry:
         except LayerError:
             raise
         except Exception as exc:
-            raise self.fail(f"forward raised {_one_line(exc)}") from None
+            raise self.fail(f"forward raised {one_line(exc)}") from None
         if not isinstance(y, np.ndarray):
             raise self.fail(f"forward returned {type(y).__name__}, expected a numpy array")
         if y.ndim == 0 or y.shape[0] != x.shape[0]:
@@ -62,7 +57,7 @@ class Entry:
         except LayerError:
             raise
         except Exception as exc:
-            raise self.fail(f"backward raised {_one_line(exc)}") from None
+            raise self.fail(f"backward raised {one_line(exc)}") from None
         if not isinstance(dx, np.ndarray):
             raise self.fail(f"backward returned {type(dx).__name__}, expected dL/dx as a numpy array")
         if dx.shape != x_shape:
@@ -188,7 +183,7 @@ def _build_stack(layer_specs: list[LayerSpec], x, seed: np.random.SeedSequence, 
             try:
                 build(*_build_arguments(build, x.shape, rng))
             except Exception as exc:
-                raise entry.fail(f"build raised {_one_line(exc)}") from None
+                raise entry.fail(f"build raised {one_line(exc)}") from None
         _cast_params(entry, dtype)
         try:
             y = entry.forward(x)
@@ -217,7 +212,7 @@ def _make_entry(layer_spec: LayerSpec, label: str, x, seed, spec: Spec, dtype) -
         try:
             layer = cls(**layer_spec.options)
         except Exception as exc:
-            raise LayerError(f"{label} ({layer_spec.type})", f"constructor raised {_one_line(exc)}",
+            raise LayerError(f"{label} ({layer_spec.type})", f"constructor raised {one_line(exc)}",
                              index=int(label.split(".")[0])) from None
         for method in ("forward", "backward"):
             if not callable(getattr(layer, method, None)):

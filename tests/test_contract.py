@@ -66,3 +66,129 @@ def test_a_parameter_forward_never_reads_gets_a_hint(write_file, write_spec, run
     assert w["outcome"] == "failed" and w["numeric"] == 0.0
     assert w["hint"].startswith("moving params['W'] does not change the loss at all")
     assert "hint: moving params['W']" in result.output
+
+
+DECLARED = '''
+    import numpy as np
+
+
+    class Affine:
+        """y = x W + b for x: (N, D) or a stack (B, N, D); each row on its own."""
+
+        stacked = True
+        rowwise = True
+
+        def __init__(self, wrong_grad=False):
+            self.params, self.grads = {}, {}
+            self.wrong_grad = wrong_grad
+
+        def build(self, input_shape, rng):
+            d = input_shape[-1]
+            self.params["W"] = rng.standard_normal((d, d)) / np.sqrt(d)
+            self.params["b"] = rng.standard_normal(d)
+
+        def forward(self, x):
+            self.x = x
+            return x @ self.params["W"] + self.params["b"]
+
+        def backward(self, g):
+            W = self.params["W"]
+            self.grads["W"] = self.x.T @ g
+            self.grads["b"] = g.sum(axis=0) * (2.0 if self.wrong_grad else 1.0)
+            return g @ W.T
+
+
+    class Undeclared(Affine):
+        stacked = False
+        rowwise = False
+
+
+    class BatchCentred:
+        """Declares rowwise, but subtracts the mean over the rows: every row depends on all."""
+
+        stacked = True
+        rowwise = True
+
+        def forward(self, x):
+            return x - x.mean(axis=-2, keepdims=True)
+
+        def backward(self, g):
+            return g - g.mean(axis=-2, keepdims=True)
+
+
+    class FirstAxisCentred(BatchCentred):
+        """Declares stacked, but takes the mean over axis 0: the stack axis of a stack."""
+
+        rowwise = False
+
+        def forward(self, x):
+            return x - x.mean(axis=0)
+
+        def backward(self, g):
+            return g - g.mean(axis=0)
+
+
+    class TwoDOnly(Affine):
+        """Declares stacked, but forward only takes (N, D)."""
+
+        def forward(self, x):
+            self.x = x
+            return np.einsum("nd,de->ne", x, self.params["W"]) + self.params["b"]
+    '''
+
+
+def _declared_spec(write_file, write_spec, layer: str):
+    write_file("declared.py", DECLARED)
+    return write_spec(f"""
+        seed: 4
+        input: [5, 3]
+        layers:
+          - {{type: linear, out: 3}}
+          - {layer}
+          - tanh
+        """)
+
+
+def test_a_layer_that_declares_stacked_and_rowwise_gets_the_same_numbers(write_file, write_spec, run_json):
+    """Declared, the layer takes stacks of perturbed rows; the numbers are those of perturbing
+    one scalar and running the whole forward."""
+    from gradcheck_cli.checker import backprop, choose_precision, tensor_jobs
+    from gradcheck_cli.network import build_network
+    from gradcheck_cli.numeric import central_differences, central_differences_stacked
+    from gradcheck_cli.spec import load_spec
+
+    path = _declared_spec(write_file, write_spec, "{type: ./declared.py:Affine}")
+    result, report = run_json(str(path))
+    assert [c["outcome"] for c in report["specs"][0]["checks"]] == ["passed"] * 7
+    net = build_network(load_spec(str(path)))
+    trace = backprop(net, net.x)
+    precision, _ = choose_precision(net, trace, False, None, None, None)
+    for job in tensor_jobs(net, precision, trace, None):
+        plain = central_differences(job.evaluate, job.theta, precision.step)
+        stacked = central_differences_stacked(job.losses_of, job.theta, precision.step, job.stack_size)
+        assert stacked == pytest.approx(plain, rel=1e-7, abs=1e-10), (job.layer, job.name)
+
+
+def test_a_declared_layer_with_a_wrong_gradient_is_caught(write_file, write_spec, run_json):
+    path = _declared_spec(write_file, write_spec, "{type: ./declared.py:Affine, wrong_grad: true}")
+    result, report = run_json(str(path))
+    assert result.exit_code == 1
+    (spec,) = report["specs"]
+    assert [(c["layer"], c["tensor"]) for c in spec["checks"] if c["outcome"] == "failed"] == [(1, "b")]
+    assert spec["suspect_layer"] == 1
+
+
+@pytest.mark.parametrize("layer, message", [
+    ("BatchCentred", "layer 1 (./declared.py:BatchCentred): declares rowwise = True, but the last output row "
+                     "differs when its input row is given alone"),
+    ("FirstAxisCentred", "layer 1 (./declared.py:FirstAxisCentred): declares stacked = True, but forward of a "
+                         "stack of 2 inputs (2, 5, 3) is not forward of each input"),
+    ("TwoDOnly", "layer 1 (./declared.py:TwoDOnly): declares stacked = True, but forward raised ValueError"),
+])
+def test_a_wrong_declaration_is_an_error_naming_the_layer(write_file, write_spec, run_json, layer, message):
+    """Believed, a wrong `stacked` or `rowwise` would make the numbers wrong without a word."""
+    result, report = run_json(str(_declared_spec(write_file, write_spec, f"{{type: ./declared.py:{layer}}}")))
+    assert result.exit_code == 1
+    (spec,) = report["specs"]
+    assert spec["outcome"] == "error"
+    assert spec["error"].startswith(message)
