@@ -119,7 +119,8 @@ def full_mode_args() -> tuple[list[str], dict, str]:
     kwargs = {"mode": "full"} if "mode" in fields else {}
     if has_flag or kwargs:
         note = "full mode forced (" + " / ".join(
-            (["--mode full for the process"] if has_flag else []) + (["RunOptions(mode='full') in-process"] if kwargs else [])) + ")"
+            (["--mode full for the process"] if has_flag else [])
+            + (["RunOptions(mode='full') in-process"] if kwargs else [])) + ")"
     else:
         note = "this gradcheck has no modes: its check is the full one"
     return (["--mode", "full"] if has_flag else []), kwargs, note
@@ -260,7 +261,8 @@ def naive_part(spec_path: str, budget: float) -> dict:
     else:
         worst = float("nan")
     extra += time.perf_counter() - extra_start
-    return {"loop_seconds": loop_seconds, "extra_seconds": extra, "seconds": loop_seconds * total / count, "checked": count,
+    return {"loop_seconds": loop_seconds, "extra_seconds": extra, "seconds": loop_seconds * total / count,
+            "checked": count,
             "scalars": total, "sampled": sampled, "estimate": estimate, "forward": forward,
             "build_seconds": build_seconds, "max_rel_error": worst}
 

@@ -83,7 +83,8 @@ def run(
                                             "per tensor; sample: random coordinates per tensor."),
     samples: int = typer.Option(64, "--samples", min=1, help="Coordinates per tensor in sample mode."),
     directions: int = typer.Option(4, "--directions", min=1, help="Random directions per tensor in fast mode."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print the summary and one line per spec that did not pass."),
+    quiet: bool = typer.Option(False, "--quiet", "-q",
+                               help="Print the summary and one line per spec that did not pass."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show each tensor's worst element and values."),
 ) -> None:
     """Check every spec: analytic gradients against central differences, a table per spec.

@@ -216,7 +216,8 @@ def _make_entry(layer_spec: LayerSpec, label: str, x, seed, spec: Spec, dtype) -
                              index=int(label.split(".")[0])) from None
         for method in ("forward", "backward"):
             if not callable(getattr(layer, method, None)):
-                raise fail(f"{layer_spec.type} has no {method}() method; a layer needs forward(x) and backward(grad_out)")
+                raise fail(f"{layer_spec.type} has no {method}() method; "
+                           "a layer needs forward(x) and backward(grad_out)")
         return Entry(label, layer_spec.type, layer, layer_spec.line)
     options = dict(layer_spec.options)
     branch = None

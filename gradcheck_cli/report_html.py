@@ -20,7 +20,8 @@ body {{{{ color: {{foreground}}; background-color: {{background}}; }}}}
 </style>
 </head>
 <body>
-<pre style="font-family:Menlo,'DejaVu Sans Mono',consolas,'Courier New',monospace"><code style="font-family:inherit">{{code}}</code></pre>
+<pre style="font-family:Menlo,'DejaVu Sans Mono',consolas,'Courier New',monospace"
+><code style="font-family:inherit">{{code}}</code></pre>
 </body>
 </html>
 """

@@ -128,7 +128,8 @@ def parse_spec(data: Any, marks: yaml_marks.Marks, path: str, file: Path) -> Spe
 
     tolerance = data.get("tolerance") or {}
     if not isinstance(tolerance, dict):
-        raise marks.error(("tolerance",), f"expected a mapping like {{rtol: 1e-6, atol: 1e-9}}, got {describe(tolerance)}")
+        raise marks.error(("tolerance",),
+                          f"expected a mapping like {{rtol: 1e-6, atol: 1e-9}}, got {describe(tolerance)}")
     _reject_unknown(tolerance, TOLERANCE, ("tolerance",), marks, "tolerance")
     for key, value in tolerance.items():
         _check(("tolerance", key), TOLERANCE[key], value, marks)
@@ -198,7 +199,8 @@ def _split_entry(entry: Any, path: tuple, marks) -> tuple[str, dict, tuple]:
             if options is None:
                 options = {}
             if not isinstance(options, dict):
-                raise marks.error(path + (name,), f"expected the options of {name} as a mapping, got {describe(options)}")
+                raise marks.error(path + (name,),
+                                  f"expected the options of {name} as a mapping, got {describe(options)}")
             return str(name), options, path + (name,)
         raise marks.error(path, "expected 'type:' or a single layer name as the key, "
                                 f"got keys {', '.join(map(str, entry))}")

@@ -1,6 +1,4 @@
 """The pytest plugin, in real pytest runs over folders of *.gradcheck.yaml specs."""
-pytest_plugins = ["pytester"]
-
 import importlib.metadata
 import importlib.util
 import shutil
@@ -13,6 +11,8 @@ import pytest
 import numpy  # noqa: F401
 import gradcheck_cli.runner  # noqa: F401
 import gradcheck_cli.checker  # noqa: F401
+
+pytest_plugins = ["pytester"]
 
 DATA = Path(__file__).parent / "data" / "plugin"
 MODULE = "gradcheck_cli.pytest_plugin"
