@@ -43,29 +43,36 @@ def _finite(array, entry: Entry, what: str) -> None:
 def _check_declarations(entry: Entry, x) -> None:
     """`stacked` and `rowwise` let the engine skip work, so a wrong declaration would give
     wrong numbers without a word: each is tried once on x, before the forward that backward
-    will use."""
+    will use. (`rowwise` is used only together with `stacked`: the engine then sends rows
+    alone as a stack of one-row inputs, and that is what is tried.)"""
     layer = entry.layer
-    declared = [name for name in ("stacked", "rowwise") if getattr(layer, name, False) is True]
-    if not declared:
+    if getattr(layer, "stacked", False) is not True:
         return
+    rowwise = getattr(layer, "rowwise", False) is True
     y = entry.forward(x.copy())
     scale = 100.0 * float(np.finfo(y.dtype).eps) if np.issubdtype(y.dtype, np.floating) else 0.0
 
     def same(a, b) -> bool:
         return a.shape == b.shape and bool(np.all(np.abs(a - b) <= scale * (1.0 + np.abs(b))))
 
-    if "stacked" in declared:
-        reversed_rows = x[::-1].copy()
-        try:
-            ys = layer.forward(np.stack([x, reversed_rows]))
-        except Exception as exc:
-            raise entry.fail(f"declares stacked = True, but forward raised {one_line(exc)} on a stack of "
-                             f"2 inputs {(2,) + x.shape}") from None
-        if not (isinstance(ys, np.ndarray) and same(ys[0], y) and same(ys[1], entry.forward(reversed_rows))):
-            raise entry.fail(f"declares stacked = True, but forward of a stack of 2 inputs {(2,) + x.shape} is not "
-                             "forward of each input: remove the declaration, or treat the leading axis as a stack")
-    if "rowwise" in declared and not same(entry.forward(x[-1:].copy()), y[-1:]):
-        raise entry.fail("declares rowwise = True, but the last output row differs when its input row is given "
+    reversed_rows = x[::-1].copy()
+    try:
+        ys = layer.forward(np.stack([x, reversed_rows]))
+    except Exception as exc:
+        raise entry.fail(f"declares stacked = True, but forward raised {one_line(exc)} on a stack of "
+                         f"2 inputs {(2,) + x.shape}") from None
+    if not (isinstance(ys, np.ndarray) and same(ys[0], y) and same(ys[1], entry.forward(reversed_rows))):
+        raise entry.fail(f"declares stacked = True, but forward of a stack of 2 inputs {(2,) + x.shape} is not "
+                         "forward of each input: remove the declaration, or treat the leading axis as a stack")
+    if not rowwise:
+        return
+    try:
+        alone = layer.forward(x[:, None].copy())          # each row as a one-row input
+    except Exception as exc:
+        raise entry.fail(f"declares rowwise = True, but forward raised {one_line(exc)} on its rows given "
+                         "alone") from None
+    if not (isinstance(alone, np.ndarray) and alone.shape == (len(x), 1) + y.shape[1:] and same(alone[:, 0], y)):
+        raise entry.fail("declares rowwise = True, but its output rows differ when each input row is given "
                          "alone: remove the declaration, or make each row depend on its own input row only")
 
 
@@ -172,9 +179,9 @@ def check_tensor(layer: int, type_: str, tensor: str, analytic, theta, evaluate,
     def full_index(idx):
         return idx if sample is None else np.unravel_index(int(sample[idx[0]]), theta.shape)
 
-    def look(idx):
+    def look(idx, scale):
         where = full_index(idx)
-        h = precision.step * max(1.0, abs(float(theta[where])))
+        h = scale * precision.step * max(1.0, abs(float(theta[where])))
         return closer_look(element_shift(evaluate, theta, where), h, loss_here, eps)
 
     loss_here = evaluate()
@@ -233,9 +240,9 @@ def check_tensor_directions(job: "TensorJob", precision: Precision, rng, count: 
     loss_here = job.evaluate()
     eps = float(np.finfo(precision.numeric_dtype).eps)
 
-    def look(idx):
+    def look(idx, scale):
         v = directions[idx[0]]
-        return closer_look(lambda t: (along(v, t), t), precision.step, loss_here, eps)
+        return closer_look(lambda t: (along(v, t), t), scale * precision.step, loss_here, eps)
 
     verdicts = judge(projected, numeric, precision.tolerance, noise, look, kinks_inconclusive=True)
     return _summary(job.layer, job.type, job.name, job.analytic.shape, projected, verdicts, lambda flat: (flat,),

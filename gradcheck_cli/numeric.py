@@ -136,6 +136,9 @@ class CloserLook:
     noise: float        # how far the estimates disagree: the finite difference's own error
     left: float         # one-sided second-order derivative from below
     right: float        # ... and from above; they differ where a kink is within h of θ
+    settled: bool       # D(h) and D(h/2) agree within half their size, or within rounding: h
+                        # resolves the function here. If not, a kink or a sharp bend lies within
+                        # h, and `noise` measures that, not the error of a smooth estimate.
 
 
 def closer_look(loss_at, h: float, loss_here: float, rounding: float) -> CloserLook:
@@ -152,11 +155,13 @@ def closer_look(loss_at, h: float, loss_here: float, rounding: float) -> CloserL
     d_half = (losses[1] - losses[-1]) / (steps[1] - steps[-1])
     richardson = (4.0 * d_half - d_full) / 3.0
     magnitude = max(abs(loss_here), *(abs(v) for v in losses.values()))
-    noise = max(abs(d_full - d_half), 10.0 * rounding * magnitude / h)
+    rounding_error = 10.0 * rounding * magnitude / h
+    noise = max(abs(d_full - d_half), rounding_error)
+    settled = abs(d_full - d_half) <= max(0.5 * max(abs(d_full), abs(d_half)), rounding_error)
     # f'(θ) ≈ (-3 f(θ) + 4 f(θ + k) - f(θ + 2k)) / 2k with k = ±h/2: exact for a parabola.
     right = (-3.0 * loss_here + 4.0 * losses[1] - losses[2]) / (2.0 * steps[1])
     left = (-3.0 * loss_here + 4.0 * losses[-1] - losses[-2]) / (2.0 * steps[-1])
-    return CloserLook(richardson, noise, left, right)
+    return CloserLook(richardson, noise, left, right, settled)
 
 
 def element_shift(evaluate, theta: np.ndarray, idx: tuple):

@@ -116,6 +116,21 @@ DECLARED = '''
             return g - g.mean(axis=-2, keepdims=True)
 
 
+    class FirstRowsMixed(BatchCentred):
+        """Declares rowwise, but its first output row also reads the second input row (the
+        last row is its own)."""
+
+        def forward(self, x):
+            y = x.copy()
+            if x.shape[-2] > 1:
+                y[..., :1, :] += x[..., 1:2, :]
+            return y
+
+        def backward(self, g):
+            dx = g.copy()
+            return dx                       # the cross-row term is missing too
+
+
     class FirstAxisCentred(BatchCentred):
         """Declares stacked, but takes the mean over axis 0: the stack axis of a stack."""
 
@@ -179,8 +194,10 @@ def test_a_declared_layer_with_a_wrong_gradient_is_caught(write_file, write_spec
 
 
 @pytest.mark.parametrize("layer, message", [
-    ("BatchCentred", "layer 1 (./declared.py:BatchCentred): declares rowwise = True, but the last output row "
-                     "differs when its input row is given alone"),
+    ("BatchCentred", "layer 1 (./declared.py:BatchCentred): declares rowwise = True, but its output rows "
+                     "differ when each input row is given alone"),
+    ("FirstRowsMixed", "layer 1 (./declared.py:FirstRowsMixed): declares rowwise = True, but its output rows "
+                       "differ when each input row is given alone"),
     ("FirstAxisCentred", "layer 1 (./declared.py:FirstAxisCentred): declares stacked = True, but forward of a "
                          "stack of 2 inputs (2, 5, 3) is not forward of each input"),
     ("TwoDOnly", "layer 1 (./declared.py:TwoDOnly): declares stacked = True, but forward raised ValueError"),
