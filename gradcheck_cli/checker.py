@@ -165,7 +165,7 @@ def check_tensor(layer: int, type_: str, tensor: str, analytic, theta, evaluate,
     (or of `losses_of`, the same function evaluated for many perturbations per call).
     `sample`: flat indices of the only elements to check."""
     if losses_of is None:
-        numeric = central_differences(evaluate, theta, precision.step)
+        numeric = central_differences(evaluate, theta, precision.step, sample)
     else:
         numeric = central_differences_stacked(losses_of, theta, precision.step, stack_size, sample)
     if not np.all(np.isfinite(numeric)):
@@ -298,24 +298,25 @@ def check_network(net: Network, precision: Precision, trace: Trace, shadow_trace
     """Every layer's input gradient and every parameter gradient, through the whole network.
     `straightforward`: one perturbation and one whole forward at a time (the reference the
     stacked engine must agree with; for tests and benchmarks)."""
-    checks = []
-    for job in tensor_jobs(net, precision, trace, shadow_trace):
-        rng = np.random.default_rng([seed, job.layer, sum(map(ord, job.name))])
-        if mode.name == "fast":
-            check = check_tensor_directions(job, precision, rng, mode.directions)
-            if not check.kinks:
-                checks.append(check)
-                continue
-            # A direction crossed kinks and could not be judged: coordinates can be.
-            sample = None if job.theta.size <= FAST_KINK_COORDINATES else \
-                np.sort(rng.choice(job.theta.size, FAST_KINK_COORDINATES, replace=False))
-        elif mode.name == "sample" and job.theta.size > mode.samples:
-            sample = np.sort(rng.choice(job.theta.size, mode.samples, replace=False))
-        else:
-            sample = None
-        checks.append(check_tensor(job.layer, job.type, job.name, job.analytic, job.theta, job.evaluate, precision,
-                                   job.noise, None if straightforward else job.losses_of, job.stack_size, sample))
-    return checks
+    return [check_job(job, precision, mode, np.random.default_rng([seed, job.layer, sum(map(ord, job.name))]),
+                      straightforward) for job in tensor_jobs(net, precision, trace, shadow_trace)]
+
+
+def check_job(job: TensorJob, precision: Precision, mode: Mode, rng, straightforward: bool = False) -> TensorCheck:
+    """One tensor, in the mode's way: every scalar, a sample of them, or random directions."""
+    if mode.name == "fast":
+        check = check_tensor_directions(job, precision, rng, mode.directions)
+        if not check.kinks:
+            return check
+        # A direction crossed kinks and could not be judged: coordinates can be.
+        sample = None if job.theta.size <= FAST_KINK_COORDINATES else \
+            np.sort(rng.choice(job.theta.size, FAST_KINK_COORDINATES, replace=False))
+    elif mode.name == "sample" and job.theta.size > mode.samples:
+        sample = np.sort(rng.choice(job.theta.size, mode.samples, replace=False))
+    else:
+        sample = None
+    return check_tensor(job.layer, job.type, job.name, job.analytic, job.theta, job.evaluate, precision,
+                        job.noise, None if straightforward else job.losses_of, job.stack_size, sample)
 
 
 def _noise(low_precision, high_precision):
@@ -325,8 +326,10 @@ def _noise(low_precision, high_precision):
     return 2.0 * np.abs(low_precision.astype(np.float64) - high_precision)
 
 
-def check_layers_alone(net: Network, trace: Trace, precision: Precision, seed: int) -> list[LayerCheck]:
-    """Each top-level layer alone: backward(G) against the central difference of <G, f(x)>."""
+def check_layers_alone(net: Network, trace: Trace, precision: Precision, seed: int,
+                       mode: Mode = Mode()) -> list[LayerCheck]:
+    """Each top-level layer alone, in the mode of the whole check: backward(G) against the
+    central difference of <G, f(x)>."""
     results = []
     for k, entry in enumerate(net.stack.entries):
         x = trace.inputs[k].astype(precision.numeric_dtype, copy=True)
@@ -338,9 +341,11 @@ def check_layers_alone(net: Network, trace: Trace, precision: Precision, seed: i
         def evaluate(entry=entry, x=x, weights=weights):
             return float(np.sum(weights * entry.forward(x).astype(np.float64)))
 
-        checks = [check_tensor(k, entry.type, "input", dx, x, evaluate, precision)]
-        for shown, owner, key in parameters(entry):
-            checks.append(check_tensor(k, entry.type, shown, grads[shown], owner.params()[key], evaluate, precision))
+        jobs = [TensorJob(k, entry.type, "input", dx, x, evaluate, None, 1, 0.0, None)]
+        jobs += [TensorJob(k, entry.type, shown, grads[shown], owner.params()[key], evaluate, None, 1, 0.0, None)
+                 for shown, owner, key in parameters(entry)]
+        checks = [check_job(job, precision, mode, np.random.default_rng([seed, k, sum(map(ord, job.name)), 1]))
+                  for job in jobs]
         results.append(LayerCheck(k, entry.type, PASSED if all(c.passed for c in checks) else FAILED, checks))
     return results
 

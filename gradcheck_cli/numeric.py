@@ -23,10 +23,13 @@ def _shift(theta, idx, old, delta) -> float:
     return float(theta[idx]) - float(old)
 
 
-def central_differences(evaluate, theta: np.ndarray, step: float) -> np.ndarray:
-    """(L(θ+h) - L(θ-h)) / 2h for every element, with h = step·max(1, |θ|)."""
-    numeric = np.empty(theta.shape, dtype=np.float64)
-    for idx in np.ndindex(theta.shape):
+def central_differences(evaluate, theta: np.ndarray, step: float, indices: np.ndarray | None = None) -> np.ndarray:
+    """(L(θ+h) - L(θ-h)) / 2h for every element, with h = step·max(1, |θ|). With `indices`
+    (flat), only those elements, as a 1-D array in their order."""
+    chosen = list(np.ndindex(theta.shape)) if indices is None else \
+        [np.unravel_index(int(i), theta.shape) for i in indices]
+    numeric = np.empty(theta.shape if indices is None else len(chosen), dtype=np.float64)
+    for at, idx in enumerate(chosen):
         old = theta[idx].copy()
         h = step * max(1.0, abs(float(old)))
         try:
@@ -36,7 +39,7 @@ def central_differences(evaluate, theta: np.ndarray, step: float) -> np.ndarray:
             loss_down = evaluate()
         finally:
             theta[idx] = old
-        numeric[idx] = (loss_up - loss_down) / (up - down)
+        numeric[idx if indices is None else at] = (loss_up - loss_down) / (up - down)
     return numeric
 
 

@@ -83,10 +83,8 @@ def check_built(net: Network, settings: Settings) -> Findings:
         if all(c.passed for c in checks):
             return findings
         findings.outcome = FAILED
-        if mode.name == "fast":  # each layer alone would cost a full check: the last layer flagged
-            findings.suspect_layer = max(c.layer for c in checks if not c.passed)
-            return findings
-        findings.layer_checks = check_layers_alone(net, numeric_trace, _alone(precision, settings), settings.seed)
+        findings.layer_checks = check_layers_alone(net, numeric_trace, _alone(precision, settings), settings.seed,
+                                                   mode)
     wrong = [lc.layer for lc in findings.layer_checks if lc.outcome != PASSED]
     findings.suspect_layer = wrong[0] if wrong else None
     return findings

@@ -45,13 +45,28 @@ def spec_table(result: SpecResult, verbose: bool = False) -> Table:
         cells = [str(check.layer), short_type(check.type), check.tensor, _shape(check.shape),
                  Text(_number(check.max_abs_error), style=style), Text(_number(check.max_rel_error), style=style)]
         if verbose:
-            cells += [_index(check.worst_index), f"{check.analytic:.8g}", f"{check.numeric:.8g}"]
+            cells += [_where(check), f"{check.analytic:.8g}", f"{check.numeric:.8g}"]
         table.add_row(*cells, _status(check))
     return table
 
 
 def _index(index) -> str:
     return "[" + ", ".join(map(str, index)) + "]"
+
+
+def _where(check: TensorCheck) -> str:
+    """The worst element, or in fast mode the worst of the random directions."""
+    return f"direction {check.worst_index[0]}" if check.directions else _index(check.worst_index)
+
+
+def what_is_off(check: TensorCheck) -> str:
+    """`3 of 20 elements off; worst [1, 2]: analytic .., numeric ..` (or of the random directions)."""
+    if check.directions:
+        return (f"{check.mismatches} of {check.directions} random directions off; worst {_where(check)}: "
+                f"<grad, v> {check.analytic:.6g}, directional difference {check.numeric:.6g}")
+    counted = f"{check.checked:,} sampled" if check.checked < check.elements else f"{check.elements:,}"
+    return (f"{check.mismatches} of {counted} elements off; worst {_where(check)}: analytic {check.analytic:.6g}, "
+            f"numeric {check.numeric:.6g}")
 
 
 def suspect_line(result: SpecResult) -> str | None:
@@ -99,10 +114,8 @@ def print_spec(console: Console, result: SpecResult, verbose: bool = False) -> N
     console.print(spec_table(result, verbose))
     for check in result.checks:
         if not check.passed:
-            console.print(Text(
-                f"  layer {check.layer} ({check.type}) {check.tensor}: {check.mismatches} of {check.elements} "
-                f"elements off; worst {_index(check.worst_index)}: analytic {check.analytic:.6g}, "
-                f"numeric {check.numeric:.6g}", style="red"))
+            console.print(Text(f"  layer {check.layer} ({check.type}) {check.tensor}: {what_is_off(check)}",
+                               style="red"))
             if check.hint:
                 console.print(Text(f"    hint: {check.hint}", style="yellow"))
             if check.rel_errors is not None and check.elements > 1:

@@ -8,7 +8,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .report_console import suspect_line
+from .report_console import suspect_line, what_is_off
 from .results import ERROR, FAILED, RunResult, SpecResult, TensorCheck
 
 FAILURE_TYPE = "GradientMismatch"
@@ -25,10 +25,6 @@ def _clean(text: str) -> str:
 
 def _shape(shape) -> str:
     return "x".join(map(str, shape)) if shape else "scalar"
-
-
-def _index(index) -> str:
-    return "[" + ", ".join(map(str, index)) + "]"
 
 
 def _seconds(value: float) -> str:
@@ -52,8 +48,7 @@ def tensor_line(check: TensorCheck) -> str:
     """One failing tensor: where, how far off, and the worst element's two values."""
     return (f"layer {check.layer} ({check.type}) {check.tensor}  shape {_shape(check.shape)}  "
             f"max abs err {check.max_abs_error:.2e}  max rel err {check.max_rel_error:.2e}  "
-            f"{check.mismatches} of {check.elements} elements off  "
-            f"worst {_index(check.worst_index)}: analytic {check.analytic:.6g}, numeric {check.numeric:.6g}")
+            f"{what_is_off(check)}")
 
 
 def tolerance_text(result: SpecResult) -> str:

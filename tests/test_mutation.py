@@ -55,7 +55,10 @@ def test_cheaper_modes_agree_with_full(case, mode, tmp_path):
         assert result.outcome == "failed"
         flagged = {c.tensor for c in result.checks if c.layer == case.bug_layer and not c.passed}
         assert flagged == set(case.bug_tensors)
+        # each layer alone, in the same mode, names the layer and its wrong tensors
         assert result.suspect_layer == case.bug_layer
+        assert set(result.layer_checks[case.bug_layer].wrong_tensors) == set(case.bug_tensors)
+        assert all(lc.outcome == "passed" for lc in result.layer_checks if lc.layer != case.bug_layer)
 
 
 @pytest.mark.parametrize("case", CORRECT + BUGGY, ids=lambda c: c.name)
