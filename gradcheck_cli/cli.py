@@ -27,10 +27,16 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+LOG_WIDTH = 160  # columns of the report in a log or a pipe, where there is no terminal to fit
+
+
 def _console(stderr: bool = False):
     from rich.console import Console
     # soft_wrap: a message stays one line however narrow the terminal (grep-able in CI logs)
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = LOG_WIDTH  # rich's 80 would fold the numbers of a -v table
+    return console
 
 
 def _fail(message: str, code: int = 2):

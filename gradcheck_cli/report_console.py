@@ -162,8 +162,10 @@ def summary_line(run: RunResult) -> Text:
 
 
 HEAT_ROWS, HEAT_COLUMNS = 12, 40
-HEAT_LEVELS = ((1.0, "green", "≤ rtol"), (10.0, "yellow", "≤ 10·rtol"), (1e3, "dark_orange", "≤ 1000·rtol"),
-               (float("inf"), "red", "more"))
+# (relative error / rtol up to, color, glyph, label): darker glyphs for worse cells, so the
+# picture reads without color too (NO_COLOR, a plain log).
+HEAT_LEVELS = ((1.0, "green", "░░", "≤ rtol"), (10.0, "yellow", "▒▒", "≤ 10·rtol"),
+               (1e3, "dark_orange", "▓▓", "≤ 1000·rtol"), (float("inf"), "red", "██", "more"))
 
 
 def _pool(values, rows: int, columns: int):
@@ -192,12 +194,12 @@ def heatmap(check: TensorCheck, rtol: float) -> Text:
     for row in pooled:
         text.append("    ")
         for value in row:
-            style = next(color for limit, color, _ in HEAT_LEVELS if value / scale <= limit)
-            text.append("██", style=style)
+            _, color, glyph, _ = next(level for level in HEAT_LEVELS if value / scale <= level[0])
+            text.append(glyph, style=color)
         text.append("\n")
     text.append("    relative error: ", style="dim")
-    for _, color, label in HEAT_LEVELS:
-        text.append("██", style=color)
+    for _, color, glyph, label in HEAT_LEVELS:
+        text.append(glyph, style=color)
         text.append(f" {label}  ", style="dim")
     return text
 

@@ -676,3 +676,20 @@ def test_two_reports_on_one_file_are_refused(tmp_path):
     assert result.exit_code == 2
     assert "--junit-xml" in result.output and "--json writes to the same file" in result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_verbose_table_in_a_log_keeps_each_tensor_on_one_line(write_spec, invoke):
+    """Without a terminal (a CI log, a pipe) and without COLUMNS, the report is 160 columns wide:
+    at rich's default of 80 the -v table folded its numbers over several lines."""
+    path = write_spec("""
+        input: [4, 3]
+        layers:
+          - {type: linear, out: 3}
+          - tanh
+          - {type: linear, out: 2}
+        """)
+    result = invoke("run", str(path), "-v", env={"COLUMNS": None})
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if line.startswith("│")]
+    assert len(rows) == 7  # input, W, b; input; input, W, b
+    assert all(re.search(r"│ +-?\d\.\d+(e-?\d+)? │ +-?\d\.\d+(e-?\d+)? │ passed │$", row) for row in rows), rows

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradcheck_cli.report_console import HEAT_COLUMNS, HEAT_ROWS, heatmap, suspect_line
+from gradcheck_cli.report_console import HEAT_COLUMNS, HEAT_LEVELS, HEAT_ROWS, heatmap, suspect_line
 from gradcheck_cli.results import LayerCheck, SpecResult, TensorCheck
+
+GLYPHS = {color: glyph for _, color, glyph, _ in HEAT_LEVELS}
 
 
 def _check(rel_errors) -> TensorCheck:
@@ -19,8 +21,9 @@ def _cell_styles(text) -> list[list[str]]:
     rows, row = [], []
     for span in text.spans:
         cell = text.plain[span.start:span.end]
-        if cell == "██":
+        if cell in GLYPHS.values():
             row.append(str(span.style))
+            assert cell == GLYPHS[str(span.style)], "each color has its own glyph, for plain logs"
         if text.plain[span.end:span.end + 1] == "\n" and row:
             rows.append(row)
             row = []
@@ -42,6 +45,15 @@ def test_one_wrong_row_is_one_red_row():
     rel[2] = 0.3
     rows = _cell_styles(heatmap(_check(rel), rtol=1e-6))
     assert [set(row) for row in rows] == [{"green"}, {"green"}, {"red"}, {"green"}, {"green"}]
+
+
+def test_the_picture_reads_without_color():
+    """NO_COLOR or a plain CI log: the glyphs alone tell a wrong row from the right ones."""
+    rel = np.full((3, 4), 1e-10)
+    rel[1] = 0.3
+    rel[2, 0] = 5e-6
+    picture = heatmap(_check(rel), rtol=1e-6).plain.splitlines()
+    assert [line.strip() for line in picture[:3]] == ["░░" * 4, "██" * 4, "▒▒" + "░░" * 3]
 
 
 def test_a_big_tensor_is_summarised_by_the_worst_of_each_block():
