@@ -5,6 +5,7 @@ import json
 import re
 import subprocess
 import sys
+import warnings
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -42,6 +43,42 @@ def test_validate_invalid_spec_names_file_and_line(write_spec):
     assert result.exit_code == 2, result.output
     assert f"{path}:5:" in result.output
     assert "out" in result.output
+
+
+def test_validate_tells_an_invalid_spec_from_a_layer_that_errors(write_spec, write_file):
+    """As in `run`: exit 2 for the spec's own mistakes, 1 for a layer that raises while the
+    network is built; the other specs are still validated, and no numpy warning leaks out."""
+    write_file("raising.py", """
+        import numpy as np
+
+
+        class Raises:
+            def forward(self, x):
+                raise ValueError("no forward today")
+
+            def backward(self, g):
+                return g
+
+
+        class Overflows:
+            def forward(self, x):
+                return np.exp(1e4 * x)
+
+            def backward(self, g):
+                return g
+        """)
+    raising = write_spec("input: [2, 3]\nlayers: [./raising.py:Raises]\n", name="raising.yaml")
+    overflow = write_spec("input: [2, 3]\nlayers: [./raising.py:Overflows]\n", name="overflow.yaml")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = invoke_cli("validate", raising, overflow)
+    assert [w for w in caught if issubclass(w.category, RuntimeWarning)] == []
+    assert result.exit_code == 1, result.output
+    assert f"{raising}: error: layer 0 (./raising.py:Raises): forward raised ValueError: no forward today" \
+        in result.output
+    assert f"{overflow}: valid" in result.output
+    invalid = write_spec(BAD_OUT, name="invalid.yaml")
+    assert invoke_cli("validate", raising, invalid).exit_code == 2
 
 
 # --- schema -----------------------------------------------------------------------------------
