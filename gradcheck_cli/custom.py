@@ -10,7 +10,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import one_line
+from .errors import did_you_mean, one_line
 
 _loaded_files: dict[Path, object] = {}
 
@@ -106,10 +106,15 @@ def check_options(cls: type, type_name: str, options: dict, fail) -> None:
         signature = inspect.signature(cls)
     except (TypeError, ValueError):
         return
+    parameters = signature.parameters.values()
+    accepted = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    takes = f"it takes: {', '.join(accepted)}" if accepted else "it takes no options"
+    if not any(p.kind == p.VAR_KEYWORD for p in parameters):
+        # a misspelt option first: "missing 'out'" alone would not say that 'outt' was meant
+        for name in options:
+            if name not in accepted:
+                raise fail(f"unknown option {name!r} for {type_name}{did_you_mean(str(name), accepted)}; {takes}")
     try:
         signature.bind(**options)
     except TypeError as exc:
-        accepted = [p.name for p in signature.parameters.values()
-                    if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-        takes = f"it takes: {', '.join(accepted)}" if accepted else "it takes no options"
         raise fail(f"{type_name} cannot be built with these options ({exc}); {takes}")

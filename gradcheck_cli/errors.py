@@ -42,3 +42,10 @@ def one_line(exc: BaseException) -> str:
     """An exception as `Type: first line of its message`, for one-line error reports."""
     lines = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+def did_you_mean(name: str, known) -> str:
+    """` (did you mean 'seed'?)` when a known name is close to `name`, else nothing."""
+    import difflib
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""

@@ -2,13 +2,12 @@
 or raises one SpecError that says `file:line: where: what`."""
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import yaml_marks
-from .errors import SpecError
+from .errors import SpecError, did_you_mean
 from .options import Option, check_value, describe
 from .registry import LAYERS, LOSSES
 
@@ -159,14 +158,9 @@ def _check(path: tuple, option: Option, value: Any, marks) -> None:
 def _reject_unknown(mapping: dict, known: dict, path: tuple, marks, what: str) -> None:
     for key in mapping:
         if key not in known:
-            hint = _did_you_mean(str(key), known)
+            hint = did_you_mean(str(key), known)
             raise marks.error(path + (key,), f"unknown key for {what}{hint}; expected one of: {', '.join(known)}",
                               key=True)
-
-
-def _did_you_mean(name: str, known) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _parse_shape(value: Any, marks) -> tuple[int, ...]:
@@ -225,14 +219,14 @@ def _parse_layer(entry: Any, path: tuple, marks) -> LayerSpec:
                                     "package.module:ClassName or path/to/file.py:ClassName")
         return LayerSpec(type_name, dict(options), path, line)
     if type_name not in LAYERS:
-        hint = _did_you_mean(type_name, LAYERS)
+        hint = did_you_mean(type_name, LAYERS)
         raise marks.error(path, f"unknown layer {type_name!r}{hint}; known layers: {', '.join(LAYERS)}, "
                                 "or a custom layer as module:Class or path/to/file.py:Class")
     known = LAYERS[type_name].options
     for key in options:
         if key not in known:
             expected = f"expected one of: {', '.join(known)}" if known else f"{type_name} takes no options"
-            raise marks.error(options_path + (key,), f"unknown option for {type_name}{_did_you_mean(str(key), known)}; "
+            raise marks.error(options_path + (key,), f"unknown option for {type_name}{did_you_mean(str(key), known)}; "
                                                      f"{expected}", key=True)
     children: list[LayerSpec] = []
     checked = {}
@@ -255,7 +249,7 @@ def _parse_loss(value: Any, marks) -> LossSpec:
         raise marks.error(path, "expected a loss name, {type: NAME} or {NAME: {}}")
     type_name, options, options_path = _split_entry(value, path, marks)
     if type_name not in LOSSES:
-        raise marks.error(path, f"unknown loss {type_name!r}{_did_you_mean(type_name, LOSSES)}; "
+        raise marks.error(path, f"unknown loss {type_name!r}{did_you_mean(type_name, LOSSES)}; "
                                 f"known losses: {', '.join(LOSSES)}")
     known = LOSSES[type_name].options
     for key, option_value in options.items():

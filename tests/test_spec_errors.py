@@ -189,8 +189,13 @@ CASES = [
         input: [4, 3]
         layers:
           - {type: ./mylayers.py:Scale, beta: 2}
-        """, "spec.yaml:3: layers[0]: ./mylayers.py:Scale cannot be built with these options "
-             "(got an unexpected keyword argument 'beta'); it takes: factor"),
+        """, "spec.yaml:3: layers[0]: unknown option 'beta' for ./mylayers.py:Scale; it takes: factor"),
+    ("custom_option_misspelt", """
+        input: [4, 3]
+        layers:
+          - {type: ./mylayers.py:Scale, factr: 2}
+        """, "spec.yaml:3: layers[0]: unknown option 'factr' for ./mylayers.py:Scale (did you mean 'factor'?); "
+             "it takes: factor"),
     ("custom_type_malformed", """
         input: [4, 3]
         layers:
