@@ -76,6 +76,21 @@ def _check_declarations(entry: Entry, x) -> None:
                          "alone: remove the declaration, or make each row depend on its own input row only")
 
 
+def _remembers(entry: Entry, x, y) -> bool:
+    """Whether forward keeps state from call to call (a running mean): its output for x, y
+    before, changes after it has seen another batch (x without its last row). A layer that
+    cannot take that batch is not judged by it. The last call is always forward(x), whose
+    state backward will use."""
+    if len(x) < 2:
+        return False
+    try:
+        entry.forward(x[:-1].copy())
+    except LayerError:
+        entry.forward(x.copy())
+        return False
+    return not np.array_equal(y, entry.forward(x.copy()), equal_nan=True)
+
+
 def backprop(net: Network, x) -> Trace:
     """Forward and backward through the stack, watching every layer as it goes."""
     inputs, lowest, upcasting = [], np.dtype(x.dtype), []
@@ -91,6 +106,10 @@ def backprop(net: Network, x) -> Trace:
         if not np.array_equal(y, again, equal_nan=True):
             raise entry.fail("forward gave different outputs for the same input (randomness or hidden "
                              "state?); gradients of such a layer cannot be checked")
+        if _remembers(entry, inputs[-1], y):
+            raise entry.fail("forward gave a different output for the same input after another input "
+                             "(state kept between calls, such as a running statistic?); gradients of such "
+                             "a layer cannot be checked")
         if y.dtype.itemsize < lowest.itemsize and np.issubdtype(y.dtype, np.floating):
             lowest = y.dtype
         if y.dtype.itemsize > x.dtype.itemsize:

@@ -402,6 +402,24 @@ BAD_LAYERS = '''
     class ConstructorRaises(Good):
         def __init__(self):
             raise RuntimeError("no GPU")
+
+
+    class RandomEachCall(Good):
+        def forward(self, x):
+            return np.sin(x) + 1e-3 * np.random.default_rng().standard_normal(x.shape)
+
+
+    class RunningMean(Good):
+        """Subtracts a running mean of its batches: the same x twice gives the same output (the
+        running mean of one batch is that batch's mean), a batch in between does not."""
+
+        def forward(self, x):
+            mean = x.mean(axis=0)
+            self.running = mean if not hasattr(self, "running") else 0.9 * self.running + 0.1 * mean
+            return x - self.running
+
+        def backward(self, g):
+            return g
 '''
 
 # class -> the exact one-line error, after "layer 1 (./bad_layers.py:CLASS): "
@@ -414,6 +432,10 @@ BAD_CASES = {
     "GradOfWrongShape": "grads['beta'] has shape (4, 3), expected (3,) (the shape of params['beta'])",
     "WrongDxShape": "backward returned dL/dx of shape (3, 4), expected (4, 3) (the shape of x)",
     "ConstructorRaises": "constructor raised RuntimeError: no GPU",
+    "RandomEachCall": "forward gave different outputs for the same input (randomness or hidden state?); "
+                      "gradients of such a layer cannot be checked",
+    "RunningMean": "forward gave a different output for the same input after another input (state kept "
+                   "between calls, such as a running statistic?); gradients of such a layer cannot be checked",
 }
 
 
