@@ -197,7 +197,7 @@ def plain_loss(net):
 
 
 def naive_part(spec_path: str, budget: float) -> dict:
-    from gradcheck_cli.checker import backprop
+    from gradcheck_cli.backprop import backprop
     build_start = time.perf_counter()
     spec, net = load_network(spec_path)
     build_seconds = time.perf_counter() - build_start

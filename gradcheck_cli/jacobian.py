@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checker import backprop
+from .backprop import backprop
 from .errors import SpecError
 from .network import build_network
 from .numeric import default_step

@@ -6,8 +6,8 @@ from __future__ import annotations
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
-from .checker import (FLOAT64, Mode, Precision, Trace, backprop, check_layers_alone, check_network,
-                      choose_precision, taylor_order)
+from .backprop import Trace, backprop
+from .checker import FLOAT64, Mode, Precision, check_layers_alone, check_network, choose_precision, taylor_order
 from .errors import LayerError
 from .network import Network
 from .numeric import default_step

@@ -167,7 +167,8 @@ def _declared_spec(write_file, write_spec, layer: str):
 def test_a_layer_that_declares_stacked_and_rowwise_gets_the_same_numbers(write_file, write_spec, run_json):
     """Declared, the layer takes stacks of perturbed rows; the numbers are those of perturbing
     one scalar and running the whole forward."""
-    from gradcheck_cli.checker import backprop, choose_precision, tensor_jobs
+    from gradcheck_cli.backprop import backprop
+    from gradcheck_cli.checker import choose_precision, tensor_jobs
     from gradcheck_cli.network import build_network
     from gradcheck_cli.numeric import central_differences, central_differences_stacked
     from gradcheck_cli.spec import load_spec

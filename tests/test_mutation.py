@@ -67,7 +67,8 @@ def test_stacked_engine_agrees_with_the_straightforward_check(case, tmp_path):
     propagation) gives the verdicts of the plain loop: perturb one scalar, run the whole
     forward. Where a tensor fails, the worst element is the same one; where it passes, the
     worst element is rounding noise, and may differ."""
-    from gradcheck_cli.checker import backprop, check_network, choose_precision
+    from gradcheck_cli.backprop import backprop
+    from gradcheck_cli.checker import check_network, choose_precision
     from gradcheck_cli.network import build_network
     from gradcheck_cli.spec import load_spec
 
@@ -93,7 +94,8 @@ def test_stacked_numeric_gradients_equal_the_per_element_ones(shape, write_spec)
     """The shortcuts of the engine (a linear layer's output row moved by d·W[i, :] for a moved
     input, its column moved by d·X[:, i] for a moved weight) give the numbers of perturbing
     one scalar and running the whole forward, for every tensor."""
-    from gradcheck_cli.checker import backprop, choose_precision, tensor_jobs
+    from gradcheck_cli.backprop import backprop
+    from gradcheck_cli.checker import choose_precision, tensor_jobs
     from gradcheck_cli.network import build_network
     from gradcheck_cli.numeric import central_differences, central_differences_stacked
     from gradcheck_cli.spec import load_spec
