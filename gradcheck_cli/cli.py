@@ -2,6 +2,7 @@
 printed line and an exit code: 0 all passed, 1 a check failed or a layer errored, 2 bad input."""
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import List, Optional
@@ -44,6 +45,14 @@ def _fail(message: str, code: int = 2):
     raise typer.Exit(code)
 
 
+def _finite(value: float | None) -> float | None:
+    """nan passes every min= bound (all comparisons with it are false), and inf tolerates
+    anything: both would let a wrong gradient pass."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"expected a finite number, got {value}")
+    return value
+
+
 def _parse_shard(value: str | None) -> tuple[int, int]:
     if value is None:
         return (1, 1)
@@ -73,10 +82,12 @@ def run(
                                              help="Write a JUnit XML report (one testcase per spec)."),
     html_path: Optional[str] = typer.Option(None, "--html", metavar="FILE",
                                             help="Write the terminal report as a self-contained HTML page."),
-    rtol: Optional[float] = typer.Option(None, "--rtol", min=0.0, help="Relative tolerance for every spec."),
-    atol: Optional[float] = typer.Option(None, "--atol", min=0.0, help="Absolute tolerance for every spec."),
+    rtol: Optional[float] = typer.Option(None, "--rtol", min=0.0, callback=_finite,
+                                         help="Relative tolerance for every spec."),
+    atol: Optional[float] = typer.Option(None, "--atol", min=0.0, callback=_finite,
+                                         help="Absolute tolerance for every spec."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Check specs in N processes."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", min=0.1, metavar="SECONDS",
+    timeout: Optional[float] = typer.Option(None, "--timeout", min=0.1, metavar="SECONDS", callback=_finite,
                                             help="Give up on a spec after this long (its outcome: error)."),
     shard: Optional[str] = typer.Option(None, "--shard", metavar="K/N",
                                         help="Run only the K-th of N disjoint slices of the specs (CI matrices)."),

@@ -54,7 +54,7 @@ def load_class(type_name: str, spec_file: Path, fail) -> type:
                 if exc.name and module_name.startswith(exc.name):
                     raise fail(f"no module named {module_name!r} (looked in {folder} and the Python path)")
                 raise fail(f"importing {module_name} failed: {one_line(exc)}")
-            except Exception as exc:  # the user's module raised while importing
+            except (Exception, SystemExit) as exc:  # the user's module raised (or exited) while importing
                 raise fail(f"importing {module_name} failed: {one_line(exc)}")
     cls = getattr(module, class_name, None)
     if cls is None:

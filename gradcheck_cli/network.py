@@ -14,6 +14,9 @@ from .errors import LayerError, ShapeError, SpecError, one_line
 from .registry import LAYERS, LOSSES
 from .spec import LayerSpec, Spec
 
+# What a layer's own code may raise: sys.exit() included, or it would end the whole run silently.
+LAYER_FAILURES = (Exception, SystemExit)
+
 
 @dataclass
 class Entry:
@@ -42,7 +45,7 @@ class Entry:
             y = self.layer.forward(x)
         except LayerError:
             raise
-        except Exception as exc:
+        except LAYER_FAILURES as exc:
             raise self.fail(f"forward raised {one_line(exc)}") from None
         if not isinstance(y, np.ndarray):
             raise self.fail(f"forward returned {type(y).__name__}, expected a numpy array")
@@ -56,7 +59,7 @@ class Entry:
             dx = self.layer.backward(g)
         except LayerError:
             raise
-        except Exception as exc:
+        except LAYER_FAILURES as exc:
             raise self.fail(f"backward raised {one_line(exc)}") from None
         if not isinstance(dx, np.ndarray):
             raise self.fail(f"backward returned {type(dx).__name__}, expected dL/dx as a numpy array")
@@ -182,7 +185,7 @@ def _build_stack(layer_specs: list[LayerSpec], x, seed: np.random.SeedSequence, 
         if callable(build):
             try:
                 build(*_build_arguments(build, x.shape, rng))
-            except Exception as exc:
+            except LAYER_FAILURES as exc:
                 raise entry.fail(f"build raised {one_line(exc)}") from None
         _cast_params(entry, dtype)
         try:
@@ -211,7 +214,7 @@ def _make_entry(layer_spec: LayerSpec, label: str, x, seed, spec: Spec, dtype) -
         custom.check_options(cls, layer_spec.type, layer_spec.options, fail)
         try:
             layer = cls(**layer_spec.options)
-        except Exception as exc:
+        except LAYER_FAILURES as exc:
             raise LayerError(f"{label} ({layer_spec.type})", f"constructor raised {one_line(exc)}",
                              index=int(label.split(".")[0])) from None
         for method in ("forward", "backward"):

@@ -14,7 +14,7 @@ POLL_SECONDS = 0.05
 def _work(connection, check, path, options) -> None:
     try:
         result = check(path, options)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):
         return
     connection.send(result)
     connection.close()
@@ -57,6 +57,10 @@ def run_in_processes(files: list[str], options, check, finished) -> None:
             while next_to_report in done:
                 finished(done.pop(next_to_report))
                 next_to_report += 1
+    except KeyboardInterrupt:
+        for index in sorted(done):  # finished, but waiting for an earlier spec: keep them
+            finished(done.pop(index))
+        raise
     finally:
         for connection, (_, _, process, _) in running.items():
             process.kill()

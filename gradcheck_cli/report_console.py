@@ -158,6 +158,8 @@ def summary_line(run: RunResult) -> Text:
     errors = run.count(ERROR)
     text.append(f"{errors} error{'s' if errors != 1 else ''}", style=STYLE[ERROR] if errors else None)
     text.append(f" in {run.seconds:.2f} s")
+    if run.interrupted:
+        text.append(", interrupted", style="yellow")
     return text
 
 

@@ -68,6 +68,7 @@ def report_dict(run: RunResult) -> dict:
     return {
         "version": VERSION,
         "passed": run.passed,
+        "interrupted": run.interrupted,
         "summary": {
             "specs": len(run.specs),
             "passed": run.count("passed"),

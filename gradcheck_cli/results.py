@@ -72,13 +72,14 @@ class SpecResult:
 class RunResult:
     specs: list[SpecResult]
     seconds: float = 0.0
+    interrupted: bool = False                  # Ctrl-C: specs holds only those finished before
 
     def count(self, outcome: str) -> int:
         return sum(1 for s in self.specs if s.outcome == outcome)
 
     @property
     def passed(self) -> bool:
-        return all(s.outcome == PASSED for s in self.specs)
+        return not self.interrupted and all(s.outcome == PASSED for s in self.specs)
 
     @property
     def exit_code(self) -> int:

@@ -96,7 +96,7 @@ def check_spec(path: str, options: RunOptions = RunOptions()) -> SpecResult:
         result.outcome, result.error = ERROR, "recursion too deep while running the layers"
     except MemoryError:
         result.outcome, result.error = ERROR, "out of memory while running the layers"
-    except Exception as exc:  # a layer returned something so odd that numpy itself gave up
+    except (Exception, SystemExit) as exc:  # numpy gave up on what a layer returned; sys.exit() in a layer
         text = str(exc).strip().splitlines()
         result.outcome, result.checks = ERROR, []
         result.error = f"unexpected {type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
@@ -161,5 +161,5 @@ def run(paths: list[str], options: RunOptions = RunOptions(), on_result=None, on
             from .parallel import run_in_processes
             run_in_processes(files, options, check_spec, file_done)
     except KeyboardInterrupt:
-        raise Interrupted(RunResult(results, time.perf_counter() - start)) from None
+        raise Interrupted(RunResult(results, time.perf_counter() - start, interrupted=True)) from None
     return RunResult(results, time.perf_counter() - start)

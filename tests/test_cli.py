@@ -404,6 +404,12 @@ BAD_LAYERS = '''
             raise RuntimeError("no GPU")
 
 
+    class ExitsInBackward(Good):
+        def backward(self, g):
+            import sys
+            sys.exit(0)
+
+
     class RandomEachCall(Good):
         def forward(self, x):
             return np.sin(x) + 1e-3 * np.random.default_rng().standard_normal(x.shape)
@@ -432,6 +438,7 @@ BAD_CASES = {
     "GradOfWrongShape": "grads['beta'] has shape (4, 3), expected (3,) (the shape of params['beta'])",
     "WrongDxShape": "backward returned dL/dx of shape (3, 4), expected (4, 3) (the shape of x)",
     "ConstructorRaises": "constructor raised RuntimeError: no GPU",
+    "ExitsInBackward": "backward raised SystemExit: 0",
     "RandomEachCall": "forward gave different outputs for the same input (randomness or hidden state?); "
                       "gradients of such a layer cannot be checked",
     "RunningMean": "forward gave a different output for the same input after another input (state kept "
@@ -715,3 +722,12 @@ def test_verbose_table_in_a_log_keeps_each_tensor_on_one_line(write_spec, invoke
     rows = [line for line in result.output.splitlines() if line.startswith("│")]
     assert len(rows) == 7  # input, W, b; input; input, W, b
     assert all(re.search(r"│ +-?\d\.\d+(e-?\d+)? │ +-?\d\.\d+(e-?\d+)? │ passed │$", row) for row in rows), rows
+
+
+@pytest.mark.parametrize("option", ["--rtol", "--atol", "--timeout"])
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_a_tolerance_or_timeout_must_be_finite(option, value):
+    """nan passes every bound and inf tolerates anything: a broken spec would pass."""
+    result = invoke_cli("run", "specs/broken/bias_mean.yaml", option, value)
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '{option}': expected a finite number, got {value}" in result.output

@@ -9,6 +9,7 @@ import sys
 import tempfile
 import textwrap
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -268,13 +269,18 @@ def test_timeout_ends_a_hanging_layer(tmp_path):
 # --- (5) Ctrl-C ----------------------------------------------------------------------------------
 
 
-def test_ctrl_c_exits_130_with_a_whole_report(tmp_path):
-    folder = _hang_folder(tmp_path, good_first=True)
-    out = tmp_path / "out.json"
-    proc = subprocess.Popen([sys.executable, "-m", "gradcheck_cli", "run", str(folder), "--json", str(out)],
+@pytest.mark.parametrize("jobs, good_first", [(1, True), (2, False)], ids=["one job", "two jobs"])
+def test_ctrl_c_exits_130_with_a_report_of_what_finished(tmp_path, jobs, good_first):
+    """With two jobs the good spec finishes while the hanging one, before it in order, still
+    runs: it must be in the report all the same. The report says it was cut short."""
+    folder = _hang_folder(tmp_path, good_first=good_first)
+    good = "a_good.yaml" if good_first else "b_good.yaml"
+    out, junit = tmp_path / "out.json", tmp_path / "out.xml"
+    proc = subprocess.Popen([sys.executable, "-m", "gradcheck_cli", "run", str(folder), "--json", str(out),
+                             "--junit-xml", str(junit), "--jobs", str(jobs)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_child_env())
     try:
-        time.sleep(2.5)
+        time.sleep(3.0)
         assert proc.poll() is None, proc.communicate()
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=10)
@@ -284,12 +290,12 @@ def test_ctrl_c_exits_130_with_a_whole_report(tmp_path):
             proc.communicate()
     assert proc.returncode == 130, stdout + stderr
     assert "Traceback" not in stdout + stderr
-    if out.exists():
-        report = json.loads(out.read_text(encoding="utf-8"))
-        names = {Path(s["path"]).name: s for s in report["specs"]}
-        assert "a_good.yaml" in names
-        assert names["a_good.yaml"]["outcome"] == "passed"
-    leftovers = [p for p in tmp_path.iterdir() if p.name not in ("specs", "out.json")]
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert [(Path(s["path"]).name, s["outcome"]) for s in report["specs"]] == [(good, "passed")]
+    assert report["interrupted"] is True and report["passed"] is False
+    suite = ET.parse(junit).getroot()
+    assert suite.get("errors") == "1" and suite.find(".//testcase[@name='interrupted']/error") is not None
+    leftovers = [p for p in tmp_path.iterdir() if p.name not in ("specs", "out.json", "out.xml")]
     assert not leftovers, leftovers
 
 
