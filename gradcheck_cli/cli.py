@@ -2,8 +2,10 @@
 printed line and an exit code: 0 all passed, 1 a check failed or a layer errored, 2 bad input."""
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import sys
 from pathlib import Path
 from typing import List, Optional
 
@@ -117,7 +119,7 @@ def run(
     options = RunOptions(rtol=rtol, atol=atol, jobs=jobs, timeout=timeout, allow_custom=not no_custom,
                          max_elements=max_elements, shard=_parse_shard(shard), mode=mode, samples=samples,
                          directions=directions)
-    _refuse_overwriting_inputs(paths, {"--json": json_path, "--junit-xml": junit_path, "--html": html_path})
+    _check_report_targets(paths, {"--json": json_path, "--junit-xml": junit_path, "--html": html_path})
     # With the JSON on standard output, the human report moves to standard error.
     console = _console(stderr=json_path == "-")
     progress = report_console.Progress(console, enabled=not quiet)
@@ -130,8 +132,10 @@ def run(
         progress.advance()
 
     code = None
+    # With the JSON on standard output, what the layers print goes to standard error instead.
+    layer_prints = contextlib.redirect_stdout(sys.stderr) if json_path == "-" else contextlib.nullcontext()
     try:
-        with progress:
+        with progress, layer_prints:
             result = run_specs(paths, options, on_result=show, on_start=progress.set_total)
     except Interrupted as stop:
         result, code = stop.result, EXIT_INTERRUPTED
@@ -150,23 +154,50 @@ def run(
     raise typer.Exit(code if code is not None else result.exit_code)
 
 
-def _refuse_overwriting_inputs(paths: list[str], reports: dict[str, str | None]) -> None:
-    """A report must not land on a spec it checks, nor two reports on one file."""
+# What the start of an earlier report of each kind holds: only such a file is replaced by a new one.
+REPORT_MARKS = {"--json": ('"version": 1', '"summary": {'), "--junit-xml": ('<testsuites name="gradcheck"',),
+                "--html": ('<meta name="generator" content="gradcheck">',)}
+
+
+def _check_report_targets(paths: list[str], reports: dict[str, str | None]) -> None:
+    """Before anything runs: every report can be written, lands neither on a spec it checks nor
+    on a file the user wrote (only an earlier report is replaced), and no two share a file."""
     from .runner import discover
 
-    if all(target in (None, "-") for target in reports.values()):
+    targets = {option: target for option, target in reports.items() if target is not None}
+    for option, target in targets.items():
+        if target == "-" and option != "--json":
+            _fail(f"{option} -: only --json can go to standard output; give a file name")
+    files = {option: target for option, target in targets.items() if target != "-"}
+    if not files:
         return  # nothing will be written: no need to walk the folders twice
     specs = {Path(p).resolve() for p in discover(paths) if isinstance(p, str)}
     seen: dict[Path, str] = {}
-    for option, target in reports.items():
-        if target is None or target == "-":
-            continue
+    for option, target in files.items():
         where = Path(target).resolve()
         if where in specs:
             _fail(f"{option} {target}: that is one of the specs being checked; refusing to overwrite it")
         if where in seen:
             _fail(f"{option} {target}: {seen[where]} writes to the same file")
         seen[where] = option
+        if where.is_dir():
+            _fail(f"{option} {target}: that is a folder; give a file name")
+        if not where.parent.is_dir():
+            _fail(f"{option} {target}: cannot write the report: no folder {where.parent}")
+        if not os.access(where.parent, os.W_OK):
+            _fail(f"{option} {target}: cannot write the report: {where.parent} is not writable")
+        if where.exists() and not _earlier_report(where, REPORT_MARKS[option]):
+            _fail(f"{option} {target}: the file exists and is not an earlier gradcheck report; refusing to "
+                  "overwrite it (remove it, or choose another name)")
+
+
+def _earlier_report(path: Path, marks: tuple[str, ...]) -> bool:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            start = handle.read(4096)
+    except OSError:
+        return False
+    return all(mark in start for mark in marks)
 
 
 @app.command()

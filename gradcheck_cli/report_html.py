@@ -13,6 +13,7 @@ PAGE = """<!DOCTYPE html>
 <head>
 <meta charset="UTF-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="gradcheck">
 <title>{title}</title>
 <style>
 {{stylesheet}}

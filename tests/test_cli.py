@@ -214,6 +214,31 @@ def test_json_on_stdout_is_pure_json(at_root, invoke):
     assert summary(result.stderr) == ("2", "1", "1", "0")
 
 
+def test_json_on_stdout_stays_pure_when_a_layer_prints(write_file, write_spec, invoke):
+    """A debug print in a custom layer goes to standard error, not into the JSON."""
+    write_file("chatty.py", """
+        import numpy as np
+
+        print("imported!")
+
+
+        class Chatty:
+            def forward(self, x):
+                print("forward called")
+                self.x = x
+                return np.sin(x)
+
+            def backward(self, g):
+                print("backward called")
+                return g * np.cos(self.x)
+        """)
+    path = write_spec("input: [3, 2]\nlayers: [./chatty.py:Chatty]\n")
+    result = invoke("run", str(path), "--json", "-")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["specs"][0]["outcome"] == "passed"
+    assert "forward called" in result.stderr and "imported!" in result.stderr
+
+
 def test_json_to_an_unwritable_place_is_a_usage_error(at_root, tmp_path, invoke):
     result = invoke("run", "specs/mlp.yaml", "--json", str(tmp_path / "no" / "such" / "folder" / "r.json"))
     assert result.exit_code == 2
@@ -731,3 +756,33 @@ def test_a_tolerance_or_timeout_must_be_finite(option, value):
     result = invoke_cli("run", "specs/broken/bias_mean.yaml", option, value)
     assert result.exit_code == 2, result.output
     assert f"Invalid value for '{option}': expected a finite number, got {value}" in result.output
+
+
+def test_a_report_replaces_an_earlier_report_but_no_other_file(at_root, tmp_path, invoke):
+    """Nothing the user wrote is overwritten: a layer file given as --html by mistake stays as
+    it was, and the run does not start. An earlier report of the same kind is replaced."""
+    layer_file = tmp_path / "swish.py"
+    layer_file.write_text("class Swish: ...\n", encoding="utf-8")
+    for option, name in (("--json", "r.json"), ("--junit-xml", "r.xml"), ("--html", "r.html")):
+        target = tmp_path / name
+        for _ in range(2):  # the second run replaces the first one's report
+            result = invoke("run", "specs/mlp.yaml", option, str(target))
+            assert result.exit_code == 0, result.output
+        result = invoke("run", "specs/mlp.yaml", option, str(layer_file))
+        assert result.exit_code == 2
+        assert result.output.strip() == (f"{option} {layer_file}: the file exists and is not an earlier gradcheck "
+                                         "report; refusing to overwrite it (remove it, or choose another name)")
+        assert layer_file.read_text(encoding="utf-8") == "class Swish: ...\n"
+
+
+@pytest.mark.parametrize("option", ["--junit-xml", "--html"])
+def test_only_json_goes_to_standard_output(at_root, invoke, option):
+    result = invoke("run", "specs/mlp.yaml", option, "-")
+    assert result.exit_code == 2
+    assert result.output.strip() == f"{option} -: only --json can go to standard output; give a file name"
+
+
+def test_a_report_path_that_is_a_folder_is_refused_before_the_run(at_root, tmp_path, invoke):
+    result = invoke("run", "specs/mlp.yaml", "--json", str(tmp_path))
+    assert result.exit_code == 2
+    assert result.output.strip() == f"--json {tmp_path}: that is a folder; give a file name"
