@@ -20,6 +20,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 EXIT_INTERRUPTED = 130
 
@@ -77,7 +78,7 @@ def main(
 
 @app.command()
 def run(
-    paths: List[str] = typer.Argument(..., help="Spec files, or folders searched for *.yaml/*.yml."),
+    paths: List[str] = typer.Argument(..., metavar="PATH...", help="Spec files, or folders searched for *.yaml/*.yml."),
     json_path: Optional[str] = typer.Option(None, "--json", metavar="FILE",
                                             help="Write the JSON report to FILE ('-': standard output)."),
     junit_path: Optional[str] = typer.Option(None, "--junit-xml", metavar="FILE",
@@ -202,7 +203,7 @@ def _earlier_report(path: Path, marks: tuple[str, ...]) -> bool:
 
 @app.command()
 def validate(
-    paths: List[str] = typer.Argument(..., help="Spec files, or folders searched for *.yaml/*.yml."),
+    paths: List[str] = typer.Argument(..., metavar="PATH...", help="Spec files, or folders searched for *.yaml/*.yml."),
     no_custom: bool = typer.Option(False, "--no-custom", help="Refuse custom layers."),
 ) -> None:
     """Parse and build each spec (one forward per layer, for the shapes), without computing any

@@ -134,6 +134,9 @@ def print_spec(console: Console, result: SpecResult, verbose: bool = False) -> N
 def one_line(result: SpecResult) -> Text:
     """A spec in one line, for --quiet."""
     text = Text()
+    if result.invalid:  # the error names the file (and line) itself: `spec.yaml:3: layers[0]...`
+        text.append(result.error, style=STYLE[ERROR])
+        return text
     text.append(f"{result.path}: ")
     text.append(result.outcome, style=STYLE[result.outcome])
     if result.error:
@@ -216,7 +219,7 @@ def layers_table(layers: dict, losses: dict) -> Table:
         for name, cls in registry.items():
             options = ", ".join(
                 f"{key}" + ("" if o.required else f"={o.default}") for key, o in cls.options.items()) or "—"
-            table.add_row(name, kind, options, summary(cls))
+            table.add_row(name, kind, options, Text(summary(cls)))  # Text: "[t]" is not markup
     return table
 
 

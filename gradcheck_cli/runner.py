@@ -35,11 +35,13 @@ def take_shard(files: list, shard: tuple[int, int]) -> list:
 
 def discover(paths: list[str]) -> list[str | SpecResult]:
     """In the order given: the spec files named, or found below folders (sorted, hidden
-    entries skipped); an invalid result in place of a path that is neither."""
+    entries skipped), each file once; an invalid result in place of a path that is neither."""
     found: list[str | SpecResult] = []
     for given in paths:
         path = Path(given)
-        if path.is_dir():
+        if not given.strip():  # Path("") is the current folder: not what an empty argument meant
+            found.append(_invalid(given, SpecError("empty path", given)))
+        elif path.is_dir():
             below = sorted(
                 p for p in path.rglob("*")
                 if p.suffix in SPEC_SUFFIXES and p.is_file()
@@ -52,7 +54,15 @@ def discover(paths: list[str]) -> list[str | SpecResult]:
             found.append(given)
         else:
             found.append(_invalid(given, SpecError("no such file or folder", given)))
-    return found
+    seen: set[Path] = set()
+    unique = []
+    for item in found:  # a spec named twice (a file and its folder, say) is checked once
+        if isinstance(item, str):
+            if Path(item).resolve() in seen:
+                continue
+            seen.add(Path(item).resolve())
+        unique.append(item)
+    return unique
 
 
 def _invalid(path: str, error: SpecError) -> SpecResult:

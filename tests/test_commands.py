@@ -225,6 +225,16 @@ def test_quiet_prints_the_summary_line(at_root):
     assert "┃" not in result.output
 
 
+def test_quiet_gives_one_line_per_spec_not_passed(at_root, write_spec):
+    invalid = write_spec(BAD_OUT)
+    result = invoke_cli("run", "specs/mlp.yaml", "specs/broken/bias_mean.yaml", invalid, "-q")
+    assert result.exit_code == 2, result.output
+    assert lines(result.output)[:2] == [
+        "specs/broken/bias_mean.yaml: failed: layer 0 b off; suspect layer 0",
+        f"{invalid}:5: layers[0].out: expected a positive integer, got 'three'",
+    ]
+
+
 def test_no_custom_refuses_custom_layers(at_root):
     result = invoke_cli("run", "specs/custom", "--no-custom")
     assert result.exit_code == 2, result.output
