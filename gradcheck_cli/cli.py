@@ -205,6 +205,8 @@ def _earlier_report(path: Path, marks: tuple[str, ...]) -> bool:
 def validate(
     paths: List[str] = typer.Argument(..., metavar="PATH...", help="Spec files, or folders searched for *.yaml/*.yml."),
     no_custom: bool = typer.Option(False, "--no-custom", help="Refuse custom layers."),
+    max_elements: int = typer.Option(20_000_000, "--max-elements", min=1,
+                                     help="Refuse specs with more input and parameter scalars than this."),
 ) -> None:
     """Parse and build each spec (one forward per layer, for the shapes), without computing any
     gradient. Exit code 0: all valid; 1: a layer errored while building; 2: a spec is invalid."""
@@ -212,7 +214,7 @@ def validate(
 
     from .errors import LayerError, SpecError
     from .network import build_network
-    from .runner import discover
+    from .runner import discover, guard_size
     from .spec import load_spec
 
     console = _console()
@@ -224,8 +226,10 @@ def validate(
             console.print(path.error, style="red", markup=False)
             continue
         try:
+            spec = load_spec(path, allow_custom=not no_custom)
+            guard_size(spec, max_elements)  # as in `run`: no building of what would not fit
             with np.errstate(all="ignore"):  # as in `run`: what overflows is the check's business
-                build_network(load_spec(path, allow_custom=not no_custom))
+                build_network(spec)
         except SpecError as exc:
             invalid += 1
             console.print(str(exc), style="red", markup=False)

@@ -81,6 +81,13 @@ def test_validate_tells_an_invalid_spec_from_a_layer_that_errors(write_spec, wri
     assert invoke_cli("validate", raising, invalid).exit_code == 2
 
 
+def test_validate_refuses_what_run_would_refuse_as_too_big(write_spec):
+    path = write_spec("input: [4, 3]\nlayers:\n  - {type: linear, out: 50000000}\n")
+    result = invoke_cli("validate", path)
+    assert result.exit_code == 2, result.output
+    assert "the limit is 20,000,000: raise it with --max-elements" in result.output
+
+
 # --- schema -----------------------------------------------------------------------------------
 
 
