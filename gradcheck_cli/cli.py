@@ -308,4 +308,18 @@ def entry_point() -> None:
     """`python -m gradcheck_cli` and the console script."""
     if os.environ.get("FORCE_COLOR") == "0":
         os.environ.pop("FORCE_COLOR")
-    app(prog_name="gradcheck")
+    try:
+        app(prog_name="gradcheck")
+        code = 0
+    except SystemExit as done:
+        if done.code is not None and not isinstance(done.code, int):
+            print(done.code, file=sys.stderr)
+        code = done.code if isinstance(done.code, int) else 0 if done.code is None else 1
+    # Reports are written and closed by now. What is left is the interpreter's teardown of every
+    # module (numpy, rich, typer): 50-80 ms measured, a sixth of a small run. Skip it.
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a closed pipe (`| head`)
+        code = code or 1
+    os._exit(code)

@@ -786,3 +786,14 @@ def test_a_report_path_that_is_a_folder_is_refused_before_the_run(at_root, tmp_p
     result = invoke("run", "specs/mlp.yaml", "--json", str(tmp_path))
     assert result.exit_code == 2
     assert result.output.strip() == f"--json {tmp_path}: that is a folder; give a file name"
+
+
+def test_the_process_ends_with_its_exit_code_and_all_its_output(at_root):
+    """The process skips the interpreter's teardown: the exit code and every byte of output
+    (a long JSON report on a pipe included) must still come through."""
+    proc = subprocess.run([sys.executable, "-m", "gradcheck_cli", "run", "specs", "--json", "-"],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"})
+    assert proc.returncode == 1, proc.stderr  # specs/broken fails
+    report = json.loads(proc.stdout)
+    assert len(report["specs"]) >= 12 and not report["passed"]
+    assert SUMMARY.match(proc.stderr.strip().splitlines()[-1]), proc.stderr
