@@ -84,3 +84,20 @@ def run_json(tmp_path):
 def lines(text: str) -> list[str]:
     """The non-blank lines of an output, trailing spaces removed."""
     return [line.rstrip() for line in text.splitlines() if line.strip()]
+
+
+def stacked_and_plain_numerics(path) -> list[tuple]:
+    """For every tensor of the spec at `path`: (job, the engine's central differences, those of
+    perturbing one scalar and running the whole forward)."""
+    from gradcheck_cli.backprop import backprop
+    from gradcheck_cli.checker import choose_precision, tensor_jobs
+    from gradcheck_cli.network import build_network
+    from gradcheck_cli.numeric import central_differences, central_differences_stacked
+    from gradcheck_cli.spec import load_spec
+
+    net = build_network(load_spec(str(path)))
+    trace = backprop(net, net.x)
+    precision, _ = choose_precision(net, trace, False, None, None, None)
+    return [(job, central_differences_stacked(job.losses_of, job.theta, precision.step, job.stack_size),
+             central_differences(job.evaluate, job.theta, precision.step))
+            for job in tensor_jobs(net, precision, trace, None)]

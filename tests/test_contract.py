@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import stacked_and_plain_numerics
+
 ALIAS = '''
     import numpy as np
 
@@ -167,21 +169,10 @@ def _declared_spec(write_file, write_spec, layer: str):
 def test_a_layer_that_declares_stacked_and_rowwise_gets_the_same_numbers(write_file, write_spec, run_json):
     """Declared, the layer takes stacks of perturbed rows; the numbers are those of perturbing
     one scalar and running the whole forward."""
-    from gradcheck_cli.backprop import backprop
-    from gradcheck_cli.checker import choose_precision, tensor_jobs
-    from gradcheck_cli.network import build_network
-    from gradcheck_cli.numeric import central_differences, central_differences_stacked
-    from gradcheck_cli.spec import load_spec
-
     path = _declared_spec(write_file, write_spec, "{type: ./declared.py:Affine}")
     result, report = run_json(str(path))
     assert [c["outcome"] for c in report["specs"][0]["checks"]] == ["passed"] * 7
-    net = build_network(load_spec(str(path)))
-    trace = backprop(net, net.x)
-    precision, _ = choose_precision(net, trace, False, None, None, None)
-    for job in tensor_jobs(net, precision, trace, None):
-        plain = central_differences(job.evaluate, job.theta, precision.step)
-        stacked = central_differences_stacked(job.losses_of, job.theta, precision.step, job.stack_size)
+    for job, stacked, plain in stacked_and_plain_numerics(path):
         assert stacked == pytest.approx(plain, rel=1e-7, abs=1e-10), (job.layer, job.name)
 
 

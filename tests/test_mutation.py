@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from conftest import stacked_and_plain_numerics
 from gradcheck_cli.runner import check_spec
 from mutation.cases import BUGGY, CORRECT, Case
 
@@ -94,12 +95,6 @@ def test_stacked_numeric_gradients_equal_the_per_element_ones(shape, write_spec)
     """The shortcuts of the engine (a linear layer's output row moved by d·W[i, :] for a moved
     input, its column moved by d·X[:, i] for a moved weight) give the numbers of perturbing
     one scalar and running the whole forward, for every tensor."""
-    from gradcheck_cli.backprop import backprop
-    from gradcheck_cli.checker import choose_precision, tensor_jobs
-    from gradcheck_cli.network import build_network
-    from gradcheck_cli.numeric import central_differences, central_differences_stacked
-    from gradcheck_cli.spec import load_spec
-
     path = write_spec(f"""
         seed: 3
         input: {shape}
@@ -110,11 +105,6 @@ def test_stacked_numeric_gradients_equal_the_per_element_ones(shape, write_spec)
           - sigmoid
           - {{type: linear, out: 2}}
         """)
-    net = build_network(load_spec(str(path)))
-    trace = backprop(net, net.x)
-    precision, _ = choose_precision(net, trace, False, None, None, None)
-    for job in tensor_jobs(net, precision, trace, None):
-        plain = central_differences(job.evaluate, job.theta, precision.step)
-        stacked = central_differences_stacked(job.losses_of, job.theta, precision.step, job.stack_size)
+    for job, stacked, plain in stacked_and_plain_numerics(path):
         assert stacked == pytest.approx(plain, rel=1e-7, abs=1e-10), (job.layer, job.name)
         assert stacked == pytest.approx(job.analytic, rel=1e-5, abs=1e-8), (job.layer, job.name)
