@@ -22,6 +22,7 @@ assert set(_KIND) == set(CHECKERS), "every option kind needs a JSON Schema count
 
 # YAML 1.1 loaders (PyYAML) read `1e-6` as a string; gradcheck reads it as the number it is.
 _EXPONENT_NUMBER = {"type": "string", "pattern": r"^[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+$"}
+_UNSIGNED_EXPONENT_NUMBER = {"type": "string", "pattern": r"^\+?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+$"}
 
 
 def _option(option: Option) -> dict:
@@ -30,7 +31,8 @@ def _option(option: Option) -> dict:
     elif option.kind == "layers":
         schema = {"$ref": "#/$defs/layers"}
     elif _KIND[option.kind]["type"] == "number":
-        schema = {"anyOf": [dict(_KIND[option.kind]), _EXPONENT_NUMBER]}
+        written = _EXPONENT_NUMBER if option.kind == "number" else _UNSIGNED_EXPONENT_NUMBER
+        schema = {"anyOf": [dict(_KIND[option.kind]), written]}
     else:
         schema = dict(_KIND[option.kind])
     if option.doc:
@@ -92,6 +94,8 @@ def spec_schema() -> dict:
             properties[key] = {**_options_object(TOLERANCE), "description": option.doc}
         else:
             properties[key] = _option(option)
+        if not option.required and option.default is None:  # `name: null` means "the default"
+            properties[key] = {"anyOf": [properties[key], {"type": "null"}], "description": option.doc}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "gradcheck spec",

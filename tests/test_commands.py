@@ -108,6 +108,20 @@ def test_schema_is_a_valid_schema_that_accepts_the_examples(write_spec):
     assert not validator.is_valid(bad)
 
 
+@pytest.mark.parametrize("extra, tool_accepts", [
+    ("name: null", True), ("tolerance: null", True), ("step: null", True), ("step: 1e-5", True),
+    ("step: -1e-5", False), ("step: 0", False), ("tolerance: {rtol: -1e-3}", False),
+])
+def test_schema_and_validator_agree(write_spec, extra, tool_accepts):
+    """`gradcheck schema` is generated from the validator's declarations: on edge values too,
+    an editor must not flag what gradcheck takes, nor take what it refuses."""
+    jsonschema = pytest.importorskip("jsonschema")
+    validator = jsonschema.Draft202012Validator(json.loads(invoke_cli("schema").stdout))
+    text = f"input: [2, 3]\nlayers: [tanh]\n{extra}\n"
+    assert validator.is_valid(yaml.safe_load(text)) == tool_accepts
+    assert (invoke_cli("validate", write_spec(text)).exit_code == 0) == tool_accepts
+
+
 # --- layers -----------------------------------------------------------------------------------
 
 
