@@ -27,12 +27,6 @@ class Trace:
         return self.inputs[1:] + [self.output]
 
 
-def _finite(array, entry: Entry, what: str) -> None:
-    if not np.all(np.isfinite(array)):
-        kind = "NaN" if np.any(np.isnan(array)) else "Inf"
-        raise entry.fail(f"{what} contains {kind}")
-
-
 def _check_declarations(entry: Entry, x) -> None:
     """`stacked` and `rowwise` let the engine skip work, so a wrong declaration would give
     wrong numbers without a word: each is tried once on x, before the forward that backward
@@ -94,7 +88,7 @@ def backprop(net: Network, x) -> Trace:
         if not np.array_equal(x, inputs[-1], equal_nan=True):
             raise entry.fail("forward modified its input array in place; it must leave x unchanged "
                              "(the checker reuses it)")
-        _finite(y, entry, "the output of forward")
+        entry.require_finite(y, "the output of forward")
         again = entry.forward(inputs[-1].copy())
         if not np.array_equal(y, again, equal_nan=True):
             raise entry.fail("forward gave different outputs for the same input (randomness or hidden "
@@ -114,11 +108,11 @@ def backprop(net: Network, x) -> Trace:
     for k in reversed(range(len(inputs))):
         entry = net.stack.entries[k]
         g = entry.backward(g, inputs[k].shape)
-        _finite(g, entry, "dL/dx returned by backward")
+        entry.require_finite(g, "dL/dx returned by backward")
         input_grads[k] = g.copy()
         param_grads[k] = {}
         for shown, owner, key in parameters(entry):
             grad = owner.param_grads()[key]
-            _finite(grad, owner, f"grads[{key!r}]")
+            owner.require_finite(grad, f"grads[{key!r}]")
             param_grads[k][shown] = grad
     return Trace(inputs, input_grads, param_grads, lowest, x.copy(), upcasting)

@@ -36,6 +36,10 @@ class Entry:
     def fail(self, message: str) -> LayerError:
         return LayerError(self.name, message, index=int(self.label.split(".")[0]))
 
+    def require_finite(self, array, what: str) -> None:
+        if not np.all(np.isfinite(array)):
+            raise self.fail(f"{what} contains {'NaN' if np.any(np.isnan(array)) else 'Inf'}")
+
     def params(self) -> dict:
         params = getattr(self.layer, "params", None)
         return params if isinstance(params, dict) else {}
@@ -195,6 +199,7 @@ def _build_stack(layer_specs: list[LayerSpec], x, seed: np.random.SeedSequence, 
                 raise SpecError(str(exc.__context__), spec.path, layer_spec.line,
                                 where=_where(layer_spec)) from None
             raise
+        entry.require_finite(y, "the output of forward")  # `validate` says so too, not only `run`
         stack.entries.append(entry)
         x = y
     return stack, x

@@ -46,8 +46,8 @@ def test_validate_invalid_spec_names_file_and_line(write_spec):
 
 
 def test_validate_tells_an_invalid_spec_from_a_layer_that_errors(write_spec, write_file):
-    """As in `run`: exit 2 for the spec's own mistakes, 1 for a layer that raises while the
-    network is built; the other specs are still validated, and no numpy warning leaks out."""
+    """As in `run`: exit 2 for the spec's own mistakes, 1 for a layer that raises or overflows
+    while the network is built; the other specs are still validated, and no numpy warning leaks out."""
     write_file("raising.py", """
         import numpy as np
 
@@ -76,7 +76,8 @@ def test_validate_tells_an_invalid_spec_from_a_layer_that_errors(write_spec, wri
     assert result.exit_code == 1, result.output
     assert f"{raising}: error: layer 0 (./raising.py:Raises): forward raised ValueError: no forward today" \
         in result.output
-    assert f"{overflow}: valid" in result.output
+    # as in `run`, where an output with Inf is an error naming the layer
+    assert f"{overflow}: error: layer 0 (./raising.py:Overflows): the output of forward contains Inf" in result.output
     invalid = write_spec(BAD_OUT, name="invalid.yaml")
     assert invoke_cli("validate", raising, invalid).exit_code == 2
 
