@@ -27,16 +27,15 @@ class Trace:
         return self.inputs[1:] + [self.output]
 
 
-def _check_declarations(entry: Entry, x) -> None:
+def _check_declarations(entry: Entry, x, y) -> None:
     """`stacked` and `rowwise` let the engine skip work, so a wrong declaration would give
-    wrong numbers without a word: each is tried once on x, before the forward that backward
-    will use. (`rowwise` is used only together with `stacked`: the engine then sends rows
-    alone as a stack of one-row inputs, and that is what is tried.)"""
+    wrong numbers without a word: each is tried once on x, whose output is y. (`rowwise` is
+    used only together with `stacked`: the engine then sends rows alone as a stack of one-row
+    inputs, and that is what is tried.)"""
     layer = entry.layer
     if getattr(layer, "stacked", False) is not True:
         return
     rowwise = getattr(layer, "rowwise", False) is True
-    y = entry.forward(x.copy())
     scale = 100.0 * float(np.finfo(y.dtype).eps) if np.issubdtype(y.dtype, np.floating) else 0.0
 
     def same(a, b) -> bool:
@@ -83,12 +82,13 @@ def backprop(net: Network, x) -> Trace:
     inputs, lowest, upcasting = [], np.dtype(x.dtype), []
     for k, entry in enumerate(net.stack.entries):
         inputs.append(x.copy())
-        _check_declarations(entry, x)
         y = entry.forward(x)
         if not np.array_equal(x, inputs[-1], equal_nan=True):
             raise entry.fail("forward modified its input array in place; it must leave x unchanged "
                              "(the checker reuses it)")
         entry.require_finite(y, "the output of forward")
+        _check_declarations(entry, inputs[-1], y)
+        # the calls below end with forward(x): backward uses what that call kept
         again = entry.forward(inputs[-1].copy())
         if not np.array_equal(y, again, equal_nan=True):
             raise entry.fail("forward gave different outputs for the same input (randomness or hidden "

@@ -248,8 +248,9 @@ def check_layers_alone(net: Network, trace: Trace, precision: Precision, seed: i
         def evaluate(entry=entry, x=x, weights=weights):
             return float(np.sum(weights * entry.forward(x).astype(np.float64)))
 
-        jobs = [TensorJob(k, entry.type, "input", dx, x, evaluate, None, 1, 0.0, None)]
-        jobs += [TensorJob(k, entry.type, shown, grads[shown], owner.params()[key], evaluate, None, 1, 0.0, None)
+        alone = dict(evaluate=evaluate, losses_of=None, stack_size=1, noise=0.0, twin=None)  # one call each
+        jobs = [TensorJob(k, entry.type, "input", dx, x, **alone)]
+        jobs += [TensorJob(k, entry.type, shown, grads[shown], owner.params()[key], **alone)
                  for shown, owner, key in parameters(entry)]
         checks = [check_job(job, precision, mode, np.random.default_rng([seed, k, sum(map(ord, job.name)), 1]))
                   for job in jobs]

@@ -26,9 +26,11 @@ def _shift(theta, idx, old, delta) -> float:
 def central_differences(evaluate, theta: np.ndarray, step: float, indices: np.ndarray | None = None) -> np.ndarray:
     """(L(θ+h) - L(θ-h)) / 2h for every element, with h = step·max(1, |θ|). With `indices`
     (flat), only those elements, as a 1-D array in their order."""
-    chosen = list(np.ndindex(theta.shape)) if indices is None else \
-        [np.unravel_index(int(i), theta.shape) for i in indices]
-    numeric = np.empty(theta.shape if indices is None else len(chosen), dtype=np.float64)
+    if indices is None:
+        chosen, numeric = np.ndindex(theta.shape), np.empty(theta.shape, dtype=np.float64)
+    else:
+        chosen = (np.unravel_index(int(i), theta.shape) for i in indices)
+        numeric = np.empty(len(indices), dtype=np.float64)
     for at, idx in enumerate(chosen):
         old = theta[idx].copy()
         h = step * max(1.0, abs(float(old)))

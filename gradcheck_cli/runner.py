@@ -57,10 +57,11 @@ def discover(paths: list[str]) -> list[str | SpecResult]:
     seen: set[Path] = set()
     unique = []
     for item in found:  # a spec named twice (a file and its folder, say) is checked once
-        if isinstance(item, str):
-            if Path(item).resolve() in seen:
-                continue
-            seen.add(Path(item).resolve())
+        where = Path(item).resolve() if isinstance(item, str) else None
+        if where in seen:
+            continue
+        if where is not None:
+            seen.add(where)
         unique.append(item)
     return unique
 
