@@ -5,7 +5,7 @@ torch.autograd.gradcheck (slow mode) and the arithmetic floor, on one network.
     python bench/compare.py --scaling           # ... then full-check time on MLPs of growing size
     python bench/compare.py --scaling-only      # only the scaling table
 
-Every method sees the same network: built by gradcheck_cli.network.build_network from SPEC
+Every method sees the same network: built by gradcheck_cli.model.network.build_network from SPEC
 (same seed, so the same input, weights and loss targets). See bench/README.md.
 """
 from __future__ import annotations
@@ -41,8 +41,8 @@ REPEATS = 5             # gradcheck's full check, best of this many (process and
 # helpers
 
 def load_network(spec_path: str):
-    from gradcheck_cli.network import build_network
-    from gradcheck_cli.spec import load_spec
+    from gradcheck_cli.model.network import build_network
+    from gradcheck_cli.spec.load import load_spec
     spec = load_spec(str(spec_path))
     return spec, build_network(spec)
 
@@ -112,7 +112,7 @@ def child_env() -> dict:
 def full_mode_args() -> tuple[list[str], dict, str]:
     """Force the exhaustive check where this gradcheck has modes (CLI flag, RunOptions field)."""
     from gradcheck_cli import cli
-    from gradcheck_cli.runner import RunOptions
+    from gradcheck_cli.run.batch import RunOptions
     run_cmd = getattr(cli.run, "__wrapped__", cli.run)
     has_flag = "mode" in inspect.signature(run_cmd).parameters
     fields = {f.name for f in dataclasses.fields(RunOptions)}
@@ -127,15 +127,15 @@ def full_mode_args() -> tuple[list[str], dict, str]:
 
 
 def make_run_options(kwargs: dict):
-    from gradcheck_cli.runner import RunOptions
+    from gradcheck_cli.run.batch import RunOptions
     if not kwargs:
         return RunOptions()
     try:
         return RunOptions(**kwargs)
     except TypeError:
         # RunOptions.mode may be a structured value rather than a name
-        from gradcheck_cli import checker
-        mode_cls = getattr(checker, "Mode", None)
+        from gradcheck_cli.check import precision
+        mode_cls = getattr(precision, "Mode", None)
         return RunOptions(mode=mode_cls("full")) if mode_cls else RunOptions()
 
 
@@ -161,7 +161,7 @@ ELEMENTWISE = {
 def plain_loss(net):
     """L(X) written out in plain numpy from the network's own parameter arrays (so an in-place
     perturbation of a weight is seen), or None when the spec has a layer or loss not written here."""
-    from gradcheck_cli.losses import MSE, Dot
+    from gradcheck_cli.model.losses import MSE, Dot
     ops = []
     for entry in net.stack.entries:
         if entry.type == "linear":
@@ -197,7 +197,7 @@ def plain_loss(net):
 
 
 def naive_part(spec_path: str, budget: float) -> dict:
-    from gradcheck_cli.backprop import backprop
+    from gradcheck_cli.check.backprop import backprop
     build_start = time.perf_counter()
     spec, net = load_network(spec_path)
     build_seconds = time.perf_counter() - build_start
@@ -280,7 +280,7 @@ def torch_part(spec_path: str, budget: float) -> dict:
     from torch import nn
     from torch.nn import functional as F
 
-    from gradcheck_cli.losses import MSE, BCEWithLogits, CrossEntropy, Dot
+    from gradcheck_cli.model.losses import MSE, BCEWithLogits, CrossEntropy, Dot
 
     spec, net = load_network(spec_path)
     activations = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid, "silu": F.silu,
@@ -409,7 +409,7 @@ def matmul_rate(rows: int, m: int, n: int, window: float = 1.5) -> float:
 
 def stack_budget() -> int:
     try:
-        from gradcheck_cli.numeric import STACK_BUDGET
+        from gradcheck_cli.check.numeric import STACK_BUDGET
         return int(STACK_BUDGET)
     except ImportError:
         return 1 << 22
@@ -484,7 +484,7 @@ def compare(spec_path: str, args) -> None:
         print(f"note: `gradcheck run` exited {process['rc']}: {(process['stdout'] + process['stderr']).strip()}")
     summary = process["stdout"].strip().splitlines()[-1] if process["stdout"].strip() else ""
     startup = startup_seconds(env)
-    from gradcheck_cli.runner import check_spec
+    from gradcheck_cli.run.batch import check_spec
     options = make_run_options(run_kwargs)
     inproc = math.inf
     for _ in range(REPEATS):
@@ -632,8 +632,8 @@ def scaling(args) -> None:
     are, so each W1 scalar costs the same and the W1 check must take time in proportion.
     (The other tensors are cheaper per scalar, so the total's per-scalar cost shifts with the
     mix.)"""
-    from gradcheck_cli import checker
-    from gradcheck_cli.runner import check_spec
+    from gradcheck_cli.check import jobs as checker  # check_tensor, as the job list calls it
+    from gradcheck_cli.run.batch import check_spec
     _, run_kwargs, mode_note = full_mode_args()
     options = make_run_options(run_kwargs)
     features = [int(m) for m in args.scaling_features.split(",")]

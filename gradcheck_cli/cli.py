@@ -11,7 +11,7 @@ from typing import List, Optional
 
 import typer
 
-from . import __version__
+from . import __version__, defaults
 
 app = typer.Typer(
     name="gradcheck",
@@ -89,20 +89,22 @@ def run(
                                          help="Relative tolerance for every spec."),
     atol: Optional[float] = typer.Option(None, "--atol", min=0.0, callback=_finite,
                                          help="Absolute tolerance for every spec."),
-    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Check specs in N processes."),
+    jobs: int = typer.Option(defaults.JOBS, "--jobs", "-j", min=1, help="Check specs in N processes."),
     timeout: Optional[float] = typer.Option(None, "--timeout", min=0.1, metavar="SECONDS", callback=_finite,
                                             help="Give up on a spec after this long (its outcome: error)."),
     shard: Optional[str] = typer.Option(None, "--shard", metavar="K/N",
                                         help="Run only the K-th of N disjoint slices of the specs (CI matrices)."),
     no_custom: bool = typer.Option(False, "--no-custom",
                                    help="Refuse custom layers: they are Python code and would run."),
-    max_elements: int = typer.Option(20_000_000, "--max-elements", min=1,
+    max_elements: int = typer.Option(defaults.MAX_ELEMENTS, "--max-elements", min=1,
                                      help="Refuse specs with more input and parameter scalars than this."),
     mode: Optional[str] = typer.Option(None, "--mode", metavar="full|fast|sample",
-                                       help="full: every scalar (default up to 200,000); fast: random directions "
+                                       help=f"full: every scalar (default up to {defaults.FULL_MODE_LIMIT:,}); "
+                                            "fast: random directions "
                                             "per tensor; sample: random coordinates per tensor."),
-    samples: int = typer.Option(64, "--samples", min=1, help="Coordinates per tensor in sample mode."),
-    directions: int = typer.Option(4, "--directions", min=1, help="Random directions per tensor in fast mode."),
+    samples: int = typer.Option(defaults.SAMPLES, "--samples", min=1, help="Coordinates per tensor in sample mode."),
+    directions: int = typer.Option(defaults.DIRECTIONS, "--directions", min=1,
+                                   help="Random directions per tensor in fast mode."),
     quiet: bool = typer.Option(False, "--quiet", "-q",
                                help="Print the summary and one line per spec that did not pass."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show each tensor's worst element and values."),
@@ -111,16 +113,21 @@ def run(
 
     Exit code 0: all passed; 1: a check failed or a layer errored; 2: a spec is invalid;
     130: interrupted (reports then hold the specs finished so far)."""
-    from . import report_console
-    from .runner import Interrupted, RunOptions
-    from .runner import run as run_specs
+    from .report import console as report_console
+    from .run.batch import Interrupted, RunOptions
+    from .run.batch import run as run_specs
 
     if mode not in (None, "full", "fast", "sample"):
         raise typer.BadParameter(f"expected full, fast or sample, got {mode!r}", param_hint="--mode")
     options = RunOptions(rtol=rtol, atol=atol, jobs=jobs, timeout=timeout, allow_custom=not no_custom,
                          max_elements=max_elements, shard=_parse_shard(shard), mode=mode, samples=samples,
                          directions=directions)
-    _check_report_targets(paths, {"--json": json_path, "--junit-xml": junit_path, "--html": html_path})
+    from .errors import UsageError
+    from .report.files import check_report_targets
+    try:
+        check_report_targets(paths, {"--json": json_path, "--junit-xml": junit_path, "--html": html_path})
+    except UsageError as exc:
+        _fail(str(exc))
     # With the JSON on standard output, the human report moves to standard error.
     console = _console(stderr=json_path == "-")
     progress = report_console.Progress(console, enabled=not quiet)
@@ -142,70 +149,21 @@ def run(
         result, code = stop.result, EXIT_INTERRUPTED
         console.print("interrupted: reports hold the specs finished so far", style="yellow")
     console.print(report_console.summary_line(result))
-    for target, module, function in ((json_path, "report_json", "write_json"),
-                                     (junit_path, "report_junit", "write_junit"),
-                                     (html_path, "report_html", "write_html")):
+    from .report.files import write_report
+    for kind, target in (("json", json_path), ("junit", junit_path), ("html", html_path)):
         if target is not None:
-            import importlib  # each writer is imported only when asked for
-            write = getattr(importlib.import_module(f"gradcheck_cli.{module}"), function)
             try:
-                write(result, target)
+                write_report(kind, result, target)
             except OSError as exc:
                 _fail(f"{target}: cannot write the report: {exc.strerror or exc}")
     raise typer.Exit(code if code is not None else result.exit_code)
-
-
-# What the start of an earlier report of each kind holds: only such a file is replaced by a new one.
-REPORT_MARKS = {"--json": ('"version": 1', '"summary": {'), "--junit-xml": ('<testsuites name="gradcheck"',),
-                "--html": ('<meta name="generator" content="gradcheck">',)}
-
-
-def _check_report_targets(paths: list[str], reports: dict[str, str | None]) -> None:
-    """Before anything runs: every report can be written, lands neither on a spec it checks nor
-    on a file the user wrote (only an earlier report is replaced), and no two share a file."""
-    from .runner import discover
-
-    targets = {option: target for option, target in reports.items() if target is not None}
-    for option, target in targets.items():
-        if target == "-" and option != "--json":
-            _fail(f"{option} -: only --json can go to standard output; give a file name")
-    files = {option: target for option, target in targets.items() if target != "-"}
-    if not files:
-        return  # nothing will be written: no need to walk the folders twice
-    specs = {Path(p).resolve() for p in discover(paths) if isinstance(p, str)}
-    seen: dict[Path, str] = {}
-    for option, target in files.items():
-        where = Path(target).resolve()
-        if where in specs:
-            _fail(f"{option} {target}: that is one of the specs being checked; refusing to overwrite it")
-        if where in seen:
-            _fail(f"{option} {target}: {seen[where]} writes to the same file")
-        seen[where] = option
-        if where.is_dir():
-            _fail(f"{option} {target}: that is a folder; give a file name")
-        if not where.parent.is_dir():
-            _fail(f"{option} {target}: cannot write the report: no folder {where.parent}")
-        if not os.access(where.parent, os.W_OK):
-            _fail(f"{option} {target}: cannot write the report: {where.parent} is not writable")
-        if where.exists() and not _earlier_report(where, REPORT_MARKS[option]):
-            _fail(f"{option} {target}: the file exists and is not an earlier gradcheck report; refusing to "
-                  "overwrite it (remove it, or choose another name)")
-
-
-def _earlier_report(path: Path, marks: tuple[str, ...]) -> bool:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            start = handle.read(4096)
-    except OSError:
-        return False
-    return all(mark in start for mark in marks)
 
 
 @app.command()
 def validate(
     paths: List[str] = typer.Argument(..., metavar="PATH...", help="Spec files, or folders searched for *.yaml/*.yml."),
     no_custom: bool = typer.Option(False, "--no-custom", help="Refuse custom layers."),
-    max_elements: int = typer.Option(20_000_000, "--max-elements", min=1,
+    max_elements: int = typer.Option(defaults.MAX_ELEMENTS, "--max-elements", min=1,
                                      help="Refuse specs with more input and parameter scalars than this."),
 ) -> None:
     """Parse and build each spec (one forward per layer, for the shapes), without computing any
@@ -213,9 +171,9 @@ def validate(
     import numpy as np
 
     from .errors import LayerError, SpecError
-    from .network import build_network
-    from .runner import discover, guard_size
-    from .spec import load_spec
+    from .model.network import build_network
+    from .run.batch import discover, guard_size
+    from .spec.load import load_spec
 
     console = _console()
     found = discover(paths)
@@ -248,15 +206,15 @@ def schema() -> None:
     """Print the JSON Schema of the spec format (for editors and CI validators)."""
     import json
 
-    from .schema import spec_schema
+    from .spec.schema import spec_schema
     typer.echo(json.dumps(spec_schema(), indent=2))
 
 
 @app.command()
 def layers() -> None:
     """List the built-in layers and losses with their options."""
-    from . import report_console
-    from .registry import LAYERS, LOSSES
+    from .report import console as report_console
+    from .model.registry import LAYERS, LOSSES
     _console().print(report_console.layers_table(LAYERS, LOSSES))
 
 
@@ -267,9 +225,9 @@ def jacobian(
     row: int = typer.Option(0, "--row", help="Which data row's Jacobian to show."),
 ) -> None:
     """Print one layer's analytic and numeric Jacobians side by side, differences in red."""
-    from . import report_console
+    from .report import console as report_console
     from .errors import LayerError, SpecError
-    from .jacobian import layer_jacobians
+    from .check.jacobian import layer_jacobians
 
     try:
         jac = layer_jacobians(spec, layer, row)
@@ -293,7 +251,7 @@ def init(
     directory: Path = typer.Argument(Path("."), help="Where to write the starter files."),
 ) -> None:
     """Write a starter spec and a custom layer file that pass. Never overwrites a file."""
-    from .starter import write_starter
+    from .spec.starter import write_starter
 
     try:
         written = write_starter(directory)

@@ -34,6 +34,11 @@ class LayerError(Exception):
         self.message = message
 
 
+class UsageError(Exception):
+    """The command line asks for something that cannot be done (a report over a user's file):
+    one line, exit code 2, before anything runs."""
+
+
 class ShapeError(ValueError):
     """A built-in layer received an input it cannot take; becomes a SpecError at its line."""
 

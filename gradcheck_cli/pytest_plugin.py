@@ -101,7 +101,7 @@ def failure_text(result) -> tuple[str, str]:
 
 
 def _failure_text(result) -> tuple[str, str]:
-    from .report_junit import failure_details, failure_message, tolerance_text
+    from .report.junit import failure_details, failure_message, tolerance_text
     from .results import PASSED
 
     if result.invalid:
@@ -141,7 +141,7 @@ class GradcheckItem(pytest.Item):
 
     def runtest(self) -> None:
         from .results import PASSED
-        from .runner import check_spec
+        from .run.batch import check_spec
 
         self.result = check_spec(_display_path(self.path))
         self.user_properties.append(("gradcheck_outcome", self.result.outcome))

@@ -89,11 +89,12 @@ def lines(text: str) -> list[str]:
 def stacked_and_plain_numerics(path) -> list[tuple]:
     """For every tensor of the spec at `path`: (job, the engine's central differences, those of
     perturbing one scalar and running the whole forward)."""
-    from gradcheck_cli.backprop import backprop
-    from gradcheck_cli.checker import choose_precision, tensor_jobs
-    from gradcheck_cli.network import build_network
-    from gradcheck_cli.numeric import central_differences, central_differences_stacked
-    from gradcheck_cli.spec import load_spec
+    from gradcheck_cli.check.backprop import backprop
+    from gradcheck_cli.check.jobs import tensor_jobs
+    from gradcheck_cli.check.precision import choose_precision
+    from gradcheck_cli.model.network import build_network
+    from gradcheck_cli.check.numeric import central_differences, central_differences_stacked
+    from gradcheck_cli.spec.load import load_spec
 
     net = build_network(load_spec(str(path)))
     trace = backprop(net, net.x)

@@ -107,7 +107,7 @@ def _layer_types(entries):
 def test_example_specs_cover_every_builtin_and_loss_and_float32():
     import yaml
 
-    from gradcheck_cli.registry import LAYERS, LOSSES
+    from gradcheck_cli.model.registry import LAYERS, LOSSES
 
     specs = [yaml.safe_load(p.read_text()) for p in (ROOT / "specs").rglob("*.yaml")
              if "broken" not in p.parts]

@@ -135,7 +135,7 @@ def test_layers_lists_every_builtin():
 
 
 def test_layers_matches_the_registry():
-    registry = pytest.importorskip("gradcheck_cli.registry")
+    registry = pytest.importorskip("gradcheck_cli.model.registry")
     result = invoke_cli("layers")
     names = [n for n in dir(registry) if n.isupper()]
     found = False

@@ -2,8 +2,8 @@
 import shutil
 from pathlib import Path
 
-from gradcheck_cli import runner
-from gradcheck_cli.report_html import write_html
+from gradcheck_cli.run import batch as runner
+from gradcheck_cli.report.html import write_html
 
 DATA = Path(__file__).parent / "data" / "plugin"
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from gradcheck_cli import runner
-from gradcheck_cli.report_junit import junit_xml, write_junit
+from gradcheck_cli.run import batch as runner
+from gradcheck_cli.report.junit import junit_xml, write_junit
 from gradcheck_cli.results import RunResult
 
 DATA = Path(__file__).parent / "data" / "plugin"

@@ -8,9 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from gradcheck_cli import layers, losses
-from gradcheck_cli.network import Entry, Stack
-from gradcheck_cli.runner import check_spec
+from gradcheck_cli.model import layers
+from gradcheck_cli.model import losses
+from gradcheck_cli.model.network import Entry, Stack
+from gradcheck_cli.run.batch import check_spec
 
 RNG = np.random.default_rng(0)
 LN2, LN3, LN6 = math.log(2.0), math.log(3.0), math.log(6.0)

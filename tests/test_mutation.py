@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from conftest import stacked_and_plain_numerics
-from gradcheck_cli.runner import check_spec
+from gradcheck_cli.run.batch import check_spec
 from mutation.cases import BUGGY, CORRECT, Case
 
 
@@ -43,7 +43,7 @@ def test_planted_bug_is_caught_on_the_right_tensor(case, tmp_path):
 def test_cheaper_modes_agree_with_full(case, mode, tmp_path):
     """Fast mode (random directions) and sample mode flag the same tensors as a full check,
     and never a correct layer."""
-    from gradcheck_cli.runner import RunOptions
+    from gradcheck_cli.run.batch import RunOptions
     spec = {"name": case.name, "seed": case.seed, "dtype": case.dtype, "input": list(case.input),
             "layers": case.layers, "loss": case.loss}
     path = tmp_path / f"{case.name}.yaml"
@@ -68,10 +68,11 @@ def test_stacked_engine_agrees_with_the_straightforward_check(case, tmp_path):
     propagation) gives the verdicts of the plain loop: perturb one scalar, run the whole
     forward. Where a tensor fails, the worst element is the same one; where it passes, the
     worst element is rounding noise, and may differ."""
-    from gradcheck_cli.backprop import backprop
-    from gradcheck_cli.checker import check_network, choose_precision
-    from gradcheck_cli.network import build_network
-    from gradcheck_cli.spec import load_spec
+    from gradcheck_cli.check.backprop import backprop
+    from gradcheck_cli.check.jobs import check_network
+    from gradcheck_cli.check.precision import choose_precision
+    from gradcheck_cli.model.network import build_network
+    from gradcheck_cli.spec.load import load_spec
 
     spec = {"name": case.name, "seed": case.seed, "dtype": "float64", "input": list(case.input),
             "layers": case.layers, "loss": case.loss}

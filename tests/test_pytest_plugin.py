@@ -9,8 +9,8 @@ import pytest
 # Imported here, before pytester's in-process runs: each run drops the modules it imported,
 # and numpy's C extension cannot be loaded a second time in one process.
 import numpy  # noqa: F401
-import gradcheck_cli.runner  # noqa: F401
-import gradcheck_cli.checker  # noqa: F401
+import gradcheck_cli.run.batch  # noqa: F401
+import gradcheck_cli.check.spec_check  # noqa: F401
 
 pytest_plugins = ["pytester"]
 

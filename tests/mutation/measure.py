@@ -11,7 +11,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mutation.cases import BUGGY, CORRECT  # noqa: E402
 
-from gradcheck_cli.runner import check_spec  # noqa: E402
+from gradcheck_cli.run.batch import check_spec  # noqa: E402
 
 
 def run(case, folder: Path):

@@ -6,25 +6,25 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import LayerError, SpecError
-from .results import ERROR, PASSED, RunResult, SpecResult
+from .. import defaults
+from ..errors import LayerError, SpecError
+from ..results import ERROR, PASSED, RunResult, SpecResult
 
 SPEC_SUFFIXES = (".yaml", ".yml")
-DEFAULT_MAX_ELEMENTS = 20_000_000  # scalars in the input and the parameters: ~160 MB in float64
 
 
 @dataclass(frozen=True)
 class RunOptions:
     rtol: float | None = None
     atol: float | None = None
-    jobs: int = 1
+    jobs: int = defaults.JOBS
     timeout: float | None = None            # seconds per spec
     allow_custom: bool = True
-    max_elements: int = DEFAULT_MAX_ELEMENTS
+    max_elements: int = defaults.MAX_ELEMENTS
     shard: tuple[int, int] = (1, 1)         # run the K-th of N slices
     mode: str | None = None                 # full | fast | sample; None: full up to 200,000 scalars
-    samples: int = 64                       # sample mode: coordinates per tensor
-    directions: int = 4                     # fast mode: random directions per tensor
+    samples: int = defaults.SAMPLES
+    directions: int = defaults.DIRECTIONS
 
 
 def take_shard(files: list, shard: tuple[int, int]) -> list:
@@ -75,9 +75,9 @@ def check_spec(path: str, options: RunOptions = RunOptions()) -> SpecResult:
     # Imported here so that `gradcheck --help` does not pay for numpy.
     import numpy as np
 
-    from .network import build_network
-    from .pipeline import Settings, check_built
-    from .spec import load_spec
+    from ..model.network import build_network
+    from ..check.spec_check import Settings, check_built
+    from ..spec.load import load_spec
 
     start = time.perf_counter()
     try:
@@ -120,7 +120,7 @@ def guard_size(spec, max_elements: int) -> None:
     parameters of built-in linear layers (custom layers are not known until they run)."""
     import math
 
-    from .spec import layer_sizes
+    from ..spec.load import layer_sizes
     total = math.prod(spec.input) + sum(layer_sizes(spec.layers, spec.input[-1]))
     if total > max_elements:
         itemsize = 4 if spec.dtype == "float32" else 8
@@ -169,7 +169,7 @@ def run(paths: list[str], options: RunOptions = RunOptions(), on_result=None, on
             for path in files:
                 file_done(check_spec(path, options))
         else:
-            from .parallel import run_in_processes
+            from .processes import run_in_processes
             run_in_processes(files, options, check_spec, file_done)
     except KeyboardInterrupt:
         raise Interrupted(RunResult(results, time.perf_counter() - start, interrupted=True)) from None

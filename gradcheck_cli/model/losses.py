@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ShapeError
-from .options import Option
+from ..errors import ShapeError
 
 
 def _axes(y, target_ndim: int) -> tuple:
@@ -31,7 +30,6 @@ def _log_softmax(z):
 class MSE(Loss):
     """L = mean((Y - T)²), T ~ N(0, 1);  dL/dY = 2 (Y - T) / size."""
 
-    options: dict[str, Option] = {}
 
     def prepare(self, shape, rng):
         self.target = rng.standard_normal(shape)
@@ -54,7 +52,6 @@ class CrossEntropy(Loss):
     """Logits Y: (N, C), integer classes t: L = mean over rows of -log softmax(Y)[t];
     dL/dY = (softmax(Y) - onehot(t)) / N."""
 
-    options: dict[str, Option] = {}
 
     def prepare(self, shape, rng):
         if len(shape) != 2:
@@ -76,7 +73,6 @@ class CrossEntropy(Loss):
 class BCEWithLogits(Loss):
     """Logits Z, targets t in {0, 1}: L = mean(log(1 + e^Z) - t·Z);  dL/dZ = (σ(Z) - t) / size."""
 
-    options: dict[str, Option] = {}
 
     def prepare(self, shape, rng):
         self.target = rng.integers(0, 2, size=shape).astype(np.float64)
@@ -97,7 +93,6 @@ class BCEWithLogits(Loss):
 class Dot(Loss):
     """L = sum(R ⊙ Y) with a fixed random R: dL/dY = R, the raw vector-Jacobian product."""
 
-    options: dict[str, Option] = {}
 
     def prepare(self, shape, rng):
         self.weights = rng.standard_normal(shape)

@@ -10,7 +10,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import did_you_mean, one_line
+from ..errors import did_you_mean, one_line
 
 _loaded_files: dict[Path, object] = {}
 

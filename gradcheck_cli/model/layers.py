@@ -10,7 +10,6 @@ import math
 import numpy as np
 
 from .columns import ColumnChange
-from .options import Option
 
 
 class Builtin:
@@ -20,7 +19,6 @@ class Builtin:
     so the checker can evaluate many perturbations in one numpy call. `rowwise = True`: each
     output row depends on the same input row only. A custom layer may declare either."""
 
-    options: dict[str, Option] = {}
     stacked = True
     rowwise = True
     thread_safe = True
@@ -36,10 +34,6 @@ class Builtin:
 class Linear(Builtin):
     """Y = X W + b.   X: (N, m), W: (m, n), b: (n,) -> Y: (N, n)."""
 
-    options = {
-        "out": Option("positive_int", doc="number of output features n"),
-        "bias": Option("bool", True, doc="add a learnable bias b"),
-    }
 
     def __init__(self, out, bias=True):
         super().__init__()
@@ -159,7 +153,6 @@ class ReLU(Elementwise):
 class LeakyReLU(Elementwise):
     """x where x > 0, else slope·x;  derivative 1 or slope."""
 
-    options = {"slope": Option("number", 0.01, doc="slope for x < 0")}
 
     def __init__(self, slope=0.01):
         super().__init__()
@@ -175,7 +168,6 @@ class LeakyReLU(Elementwise):
 class ELU(Elementwise):
     """x where x > 0, else alpha·(e^x - 1);  derivative 1 or alpha·e^x."""
 
-    options = {"alpha": Option("positive_number", 1.0, doc="scale of the negative part")}
 
     def __init__(self, alpha=1.0):
         super().__init__()
@@ -258,7 +250,6 @@ class Residual(Builtin):
     dL/dx = dL/dy + backward_f(dL/dy). The branch must keep the shape of x.
     """
 
-    options = {"layers": Option("layers", doc="the branch f, a list of layers like the top level")}
 
     def __init__(self, layers):
         super().__init__()

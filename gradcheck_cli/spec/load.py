@@ -6,21 +6,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import defaults
 from . import yaml_marks
-from .errors import SpecError, did_you_mean
+from ..errors import SpecError, did_you_mean
 from .options import Option, check_value, describe
-from .registry import LAYERS, LOSSES
+from ..model.registry import LAYERS, LOSSES
 
 DTYPES = ("float64", "float32")
 
 # The top level of a spec. `layers`, `loss` and `tolerance` have structure of their own below.
 TOP_LEVEL = {
     "name": Option("string", None, doc="shown in reports; defaults to the file's stem"),
-    "seed": Option("non_negative_int", 0, doc="seeds every random draw: input, parameters, targets"),
-    "dtype": Option("string", "float64", choices=DTYPES, doc="dtype of the input and parameters"),
+    "seed": Option("non_negative_int", defaults.SEED, doc="seeds every random draw: input, parameters, targets"),
+    "dtype": Option("string", defaults.DTYPE, choices=DTYPES, doc="dtype of the input and parameters"),
     "input": Option("shape", doc="shape of X: N rows (data points) x features"),
     "layers": Option("layers", doc="the stack, first layer first"),
-    "loss": Option("loss", "mse", doc="scalar loss on the last layer's output"),
+    "loss": Option("loss", defaults.LOSS, doc="scalar loss on the last layer's output"),
     "tolerance": Option("tolerance", None, doc="overrides the dtype's default rtol/atol"),
     "step": Option("positive_number", None, doc="finite-difference step factor h/max(1,|θ|)"),
 }
@@ -137,11 +138,11 @@ def parse_spec(data: Any, marks: yaml_marks.Marks, path: str, file: Path) -> Spe
         path=path,
         file=file,
         name=data.get("name") or file.stem,
-        seed=data.get("seed", 0),
-        dtype=data.get("dtype", "float64"),
+        seed=data.get("seed", defaults.SEED),
+        dtype=data.get("dtype", defaults.DTYPE),
         input=_parse_shape(data["input"], marks),
         layers=_parse_layers(data["layers"], ("layers",), marks),
-        loss=_parse_loss(data.get("loss", "mse"), marks),
+        loss=_parse_loss(data.get("loss", defaults.LOSS), marks),
         rtol=tolerance.get("rtol"),
         atol=tolerance.get("atol"),
         step=data.get("step"),

@@ -8,8 +8,8 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .report_console import suspect_line, what_is_off
-from .results import ERROR, FAILED, RunResult, SpecResult, TensorCheck
+from .wording import failure_details, failure_message, tolerance_text
+from ..results import ERROR, FAILED, RunResult, SpecResult
 
 FAILURE_TYPE = "GradientMismatch"
 ERROR_TYPE = "LayerError"
@@ -23,51 +23,8 @@ def _clean(text: str) -> str:
     return _NOT_XML.sub("\ufffd", text)
 
 
-def _shape(shape) -> str:
-    return "x".join(map(str, shape)) if shape else "scalar"
-
-
 def _seconds(value: float) -> str:
     return f"{value:.3f}" if math.isfinite(value) and value >= 0 else "0.000"
-
-
-def failing_tensors(result: SpecResult) -> list[TensorCheck]:
-    return [c for c in result.checks if not c.passed]
-
-
-def failure_message(result: SpecResult) -> str:
-    """`2 tensors off: layer 1 (tanh) input, layer 2 (./layers.py:Swish) beta`."""
-    wrong = failing_tensors(result)
-    if not wrong:  # failed without a failing tensor: should not happen, but say something
-        return suspect_line(result) or "gradients do not match"
-    named = ", ".join(f"layer {c.layer} ({c.type}) {c.tensor}" for c in wrong)
-    return f"{len(wrong)} tensor{'s' if len(wrong) != 1 else ''} off: {named}"
-
-
-def tensor_line(check: TensorCheck) -> str:
-    """One failing tensor: where, how far off, and the worst element's two values."""
-    return (f"layer {check.layer} ({check.type}) {check.tensor}  shape {_shape(check.shape)}  "
-            f"max abs err {check.max_abs_error:.2e}  max rel err {check.max_rel_error:.2e}  "
-            f"{what_is_off(check)}")
-
-
-def tolerance_text(result: SpecResult) -> str:
-    parts = [result.dtype]
-    if result.rtol is not None:
-        parts.append(f"rtol {result.rtol:g}")
-    if result.atol is not None:
-        parts.append(f"atol {result.atol:g}")
-    return ", ".join(parts)
-
-
-def failure_details(result: SpecResult) -> list[str]:
-    """The lines that explain a failed spec: a tensor per line, then the suspect layer and notes."""
-    lines = [tensor_line(c) for c in failing_tensors(result)]
-    line = suspect_line(result)
-    if line:
-        lines.append(f"suspect: {line}")
-    lines += [f"note: {note}" for note in result.notes]
-    return lines
 
 
 def _testcase(parent: ET.Element, spec: SpecResult) -> None:
@@ -109,6 +66,6 @@ def junit_xml(run: RunResult) -> str:
 
 def write_junit(run: RunResult, path: str) -> None:
     """Write the report to `path`, atomically: a reader never sees half a file."""
-    from .report_json import write_atomically
+    from .files import write_atomically
 
     write_atomically(Path(path), junit_xml(run))

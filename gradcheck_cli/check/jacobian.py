@@ -10,10 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .backprop import backprop
-from .errors import SpecError
-from .network import build_network
+from ..errors import SpecError
+from ..model.network import build_network
 from .numeric import default_step
-from .spec import load_spec
+from ..spec.load import load_spec
 from .verdict import DEFAULT_TOLERANCES
 
 MAX_ENTRIES = 2_500

@@ -6,15 +6,18 @@ from __future__ import annotations
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
+from .. import defaults
 from .backprop import Trace, backprop
-from .checker import FLOAT64, Mode, Precision, check_layers_alone, check_network, choose_precision, taylor_order
-from .errors import LayerError
-from .network import Network
+from .jobs import check_network
+from .layers_alone import check_layers_alone
+from .precision import FLOAT64, Mode, Precision, choose_precision
+from .taylor import taylor_order
+from ..errors import LayerError
+from ..model.network import Network
 from .numeric import default_step
-from .results import FAILED, PASSED, LayerCheck, TensorCheck
+from ..results import FAILED, PASSED, LayerCheck, TensorCheck
 from .verdict import DEFAULT_TOLERANCES, Tolerance
 
-FULL_MODE_LIMIT = 200_000  # scalars (inputs of every layer and parameters) checked one by one
 
 
 @dataclass(frozen=True)
@@ -24,10 +27,10 @@ class Settings:
     rtol: float | None = None
     atol: float | None = None
     step: float | None = None
-    mode: str | None = None          # full | fast | sample; None: full up to FULL_MODE_LIMIT
-    samples: int = 64
-    directions: int = 4
-    seed: int = 0
+    mode: str | None = None          # full | fast | sample; None: full up to defaults.FULL_MODE_LIMIT
+    samples: int = defaults.SAMPLES
+    directions: int = defaults.DIRECTIONS
+    seed: int = defaults.SEED
 
 
 @dataclass
@@ -63,9 +66,10 @@ def choose_mode(settings: Settings, trace: Trace, notes: list[str]) -> Mode:
     if settings.mode is not None:
         return Mode(settings.mode, settings.samples, settings.directions)
     scalars = sum(x.size for x in trace.inputs) + sum(g.size for grads in trace.param_grads for g in grads.values())
-    if scalars <= FULL_MODE_LIMIT:
+    if scalars <= defaults.FULL_MODE_LIMIT:
         return Mode("full")
-    notes.append(f"{scalars:,} scalars, above the {FULL_MODE_LIMIT:,} checked one by one by default: fast mode "
+    notes.append(f"{scalars:,} scalars, above the {defaults.FULL_MODE_LIMIT:,} checked one by one by default: "
+                 "fast mode "
                  f"({settings.directions} random directions per tensor); --mode full checks every scalar")
     return Mode("fast", settings.samples, settings.directions)
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from .options import CHECKERS, Option
-from .registry import LAYERS, LOSSES, summary
-from .spec import MAX_DIMS, TOLERANCE, TOP_LEVEL
+from ..model.registry import LAYERS, LOSSES, Builtin
+from .load import MAX_DIMS, TOLERANCE, TOP_LEVEL
 
 CUSTOM_PATTERN = r"^[^:\s][^:]*:[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -51,9 +51,9 @@ def _options_object(options: dict[str, Option]) -> dict:
     }
 
 
-def _layer_forms(name: str, cls) -> list[dict]:
-    doc = summary(cls)
-    options = _options_object(cls.options)
+def _layer_forms(name: str, builtin: Builtin) -> list[dict]:
+    doc = builtin.summary
+    options = _options_object(builtin.options)
     typed = {**options, "properties": {"type": {"const": name}, **options["properties"]},
              "required": ["type", *options["required"]], "description": doc}
     keyed = {"type": "object", "properties": {name: {"oneOf": [options, {"type": "null"}]} if not options["required"]
@@ -67,8 +67,8 @@ def _layer_forms(name: str, cls) -> list[dict]:
 
 def _names_schema(table) -> list[dict]:
     forms = []
-    for name, cls in table.items():
-        forms += _layer_forms(name, cls)
+    for name, builtin in table.items():
+        forms += _layer_forms(name, builtin)
     return forms
 
 

@@ -12,7 +12,8 @@ import re
 
 import yaml
 
-from .errors import SpecError
+from ..defaults import MAX_SPEC_BYTES as MAX_BYTES
+from ..errors import SpecError
 
 
 class _Loader(yaml.SafeLoader):
@@ -29,7 +30,6 @@ _Loader.add_implicit_resolver(
 Path = tuple  # a location in the document: ("layers", 1, "out")
 _PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap")
 MAX_NODES = 100_000  # far above any real spec; an alias bomb expands to billions
-MAX_BYTES = 1_000_000
 
 
 @dataclass

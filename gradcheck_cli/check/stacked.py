@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .columns import ColumnChange
-from .network import Entry, Network
+from ..model.columns import ColumnChange
+from ..model.network import Entry, Network
 
 
 def _takes_stacks(layer) -> bool:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
-import tempfile
 from pathlib import Path
 
-from .results import LayerCheck, RunResult, SpecResult, TensorCheck
+from ..results import LayerCheck, RunResult, SpecResult, TensorCheck
 
 VERSION = 1
 
@@ -87,22 +85,5 @@ def write_json(run: RunResult, target: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
+    from .files import write_atomically
     write_atomically(Path(target), text)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0600 is not what a report file should have
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise

@@ -6,7 +6,7 @@ import html
 import io
 from pathlib import Path
 
-from .results import RunResult
+from ..results import RunResult
 
 PAGE = """<!DOCTYPE html>
 <html lang="en">
@@ -31,7 +31,7 @@ body {{{{ color: {{foreground}}; background-color: {{background}}; }}}}
 def html_report(run: RunResult, verbose: bool = False) -> str:
     from rich.console import Console
 
-    from .report_console import print_spec, summary_line
+    from .console import print_spec, summary_line
 
     # Colors whatever NO_COLOR or the terminal say: the page is a file, not this terminal.
     console = Console(record=True, width=120, file=io.StringIO(), force_terminal=True,
@@ -46,6 +46,6 @@ def html_report(run: RunResult, verbose: bool = False) -> str:
 
 def write_html(run: RunResult, path: str, verbose: bool = False) -> None:
     """Write the page to `path`, atomically: a reader never sees half a file."""
-    from .report_json import write_atomically
+    from .files import write_atomically
 
     write_atomically(Path(path), html_report(run, verbose))

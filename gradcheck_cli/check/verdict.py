@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..defaults import TOLERANCES
 from .numeric import CloserLook
 
 
@@ -27,15 +28,8 @@ class Tolerance:
     atol: float
 
 
-# Keyed by the precision of the check; a spec's `tolerance:` and --rtol/--atol override them.
-# A float32 spec is normally checked against a float64 twin of the network, its float32
-# rounding measured and allowed for element by element (checker._noise): hence a tolerance
-# close to float64's. Only a layer that forces float32 leaves float32 differences, and 1e-3.
-DEFAULT_TOLERANCES = {
-    "float64": Tolerance(rtol=1e-6, atol=1e-9),
-    "float32, float64 twin": Tolerance(rtol=1e-5, atol=1e-8),
-    "float32": Tolerance(rtol=1e-3, atol=1e-5),
-}
+# Keyed by the precision of the check (see defaults.TOLERANCES for why these values).
+DEFAULT_TOLERANCES = {key: Tolerance(rtol, atol) for key, (rtol, atol) in TOLERANCES.items()}
 NOISE_SAFETY = 4.0  # accept a discrepancy up to this many times the estimated numeric error
 FINER = 1.0 / 64.0  # step of the second closer look, relative to the first
 

@@ -10,9 +10,9 @@ from typing import Any, Iterator
 import numpy as np
 
 from . import custom
-from .errors import LayerError, ShapeError, SpecError, one_line
+from ..errors import LayerError, ShapeError, SpecError, one_line
 from .registry import LAYERS, LOSSES
-from .spec import LayerSpec, Spec
+from ..spec.load import LayerSpec, Spec
 
 # What a layer's own code may raise: sys.exit() included, or it would end the whole run silently.
 LAYER_FAILURES = (Exception, SystemExit)
@@ -170,7 +170,7 @@ def build_network(spec: Spec) -> Network:
     x = np.random.default_rng(input_seed).standard_normal(spec.input).astype(dtype)
     stack, y = _build_stack(spec.layers, x, layer_seed, "", spec, dtype)
     loss_spec = spec.loss
-    loss = LOSSES[loss_spec.type](**loss_spec.options)
+    loss = LOSSES[loss_spec.type].load()(**loss_spec.options)
     try:
         loss.prepare(y.shape, np.random.default_rng(target_seed))
     except ShapeError as exc:
@@ -206,7 +206,7 @@ def _build_stack(layer_specs: list[LayerSpec], x, seed: np.random.SeedSequence, 
 
 
 def _where(layer_spec: LayerSpec) -> str:
-    from .yaml_marks import format_path
+    from ..spec.yaml_marks import format_path
     return format_path(layer_spec.path)
 
 
@@ -235,7 +235,7 @@ def _make_entry(layer_spec: LayerSpec, label: str, x, seed, spec: Spec, dtype) -
             raise SpecError(f"the residual branch maps shape {x.shape} to {y.shape}; y = x + f(x) needs f "
                             "to keep the shape", spec.path, layer_spec.line, where=_where(layer_spec))
         options["layers"] = branch
-    return Entry(label, layer_spec.type, LAYERS[layer_spec.type](**options), layer_spec.line, branch)
+    return Entry(label, layer_spec.type, LAYERS[layer_spec.type].load()(**options), layer_spec.line, branch)
 
 
 def _build_arguments(build, shape, rng) -> tuple:

@@ -6,7 +6,7 @@ import multiprocessing
 import time
 from multiprocessing.connection import wait
 
-from .results import ERROR, SpecResult
+from ..results import ERROR, SpecResult
 
 POLL_SECONDS = 0.05
 
@@ -71,7 +71,7 @@ def run_in_processes(files: list[str], options, check, finished) -> None:
 def _crashed(path: str, message: str) -> SpecResult:
     from pathlib import Path
 
-    from .spec import load_spec
+    from ..spec.load import load_spec
     try:
         name = load_spec(path).name  # the same name a finished spec would report
     except Exception:

@@ -5,14 +5,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .results import ERROR, FAILED, PASSED, RunResult, SpecResult, TensorCheck
+from .wording import shape_text, suspect_line, what_is_off, where_text
+from ..results import ERROR, FAILED, PASSED, RunResult, SpecResult, TensorCheck
 
 STYLE = {PASSED: "green", FAILED: "bold red", ERROR: "bold magenta"}
 KINK_STYLE = "yellow"
-
-
-def _shape(shape) -> str:
-    return "×".join(map(str, shape)) if shape else "scalar"
 
 
 def _status(check: TensorCheck) -> Text:
@@ -42,50 +39,12 @@ def spec_table(result: SpecResult, verbose: bool = False) -> Table:
         table.add_column(name, justify=justify, overflow="fold")
     for check in result.checks:
         style = None if check.passed else "red"
-        cells = [str(check.layer), short_type(check.type), check.tensor, _shape(check.shape),
+        cells = [str(check.layer), short_type(check.type), check.tensor, shape_text(check.shape, "×"),
                  Text(_number(check.max_abs_error), style=style), Text(_number(check.max_rel_error), style=style)]
         if verbose:
-            cells += [_where(check), f"{check.analytic:.8g}", f"{check.numeric:.8g}"]
+            cells += [where_text(check), f"{check.analytic:.8g}", f"{check.numeric:.8g}"]
         table.add_row(*cells, _status(check))
     return table
-
-
-def _index(index) -> str:
-    return "[" + ", ".join(map(str, index)) + "]"
-
-
-def _where(check: TensorCheck) -> str:
-    """The worst element, or in fast mode the worst of the random directions."""
-    return f"direction {check.worst_index[0]}" if check.directions else _index(check.worst_index)
-
-
-def what_is_off(check: TensorCheck) -> str:
-    """`3 of 20 elements off; worst [1, 2]: analytic .., numeric ..` (or of the random directions)."""
-    if check.directions:
-        return (f"{check.mismatches} of {check.directions} random directions off; worst {_where(check)}: "
-                f"<grad, v> {check.analytic:.6g}, directional difference {check.numeric:.6g}")
-    counted = f"{check.checked:,} sampled" if check.checked < check.elements else f"{check.elements:,}"
-    return (f"{check.mismatches} of {counted} elements off; worst {_where(check)}: analytic {check.analytic:.6g}, "
-            f"numeric {check.numeric:.6g}")
-
-
-def suspect_line(result: SpecResult) -> str | None:
-    """`layer 2 (./layers.py:Swish): backward wrong for input and beta; layers 0, 1, 3 correct`."""
-    if not result.layer_checks:
-        return None
-    wrong = [lc for lc in result.layer_checks if lc.outcome != PASSED]
-    right = [str(lc.layer) for lc in result.layer_checks if lc.outcome == PASSED]
-    if not wrong:
-        return ("every layer's backward is right on its own; the mismatch comes from how they are "
-                "combined (a layer that depends on state from another call?)")
-    parts = []
-    for lc in wrong:
-        tensors = lc.wrong_tensors
-        named = ", ".join(tensors[:-1]) + f" and {tensors[-1]}" if len(tensors) > 1 else tensors[0]
-        parts.append(f"layer {lc.layer} ({lc.type}): backward wrong for {named}")
-    if right:
-        parts.append(f"layer{'s' if len(right) > 1 else ''} {', '.join(right)} correct")
-    return "; ".join(parts)
 
 
 def print_spec(console: Console, result: SpecResult, verbose: bool = False) -> None:
@@ -210,16 +169,14 @@ def heatmap(check: TensorCheck, rtol: float) -> Text:
 
 
 def layers_table(layers: dict, losses: dict) -> Table:
-    from .registry import summary
-
     table = Table(header_style="bold", title="built-in layers and losses")
     for name in ("name", "kind", "options", "what it computes"):
         table.add_column(name, overflow="fold")
     for kind, registry in (("layer", layers), ("loss", losses)):
-        for name, cls in registry.items():
+        for name, builtin in registry.items():
             options = ", ".join(
-                f"{key}" + ("" if o.required else f"={o.default}") for key, o in cls.options.items()) or "—"
-            table.add_row(name, kind, options, Text(summary(cls)))  # Text: "[t]" is not markup
+                f"{key}" + ("" if o.required else f"={o.default}") for key, o in builtin.options.items()) or "—"
+            table.add_row(name, kind, options, Text(builtin.summary))  # Text: "[t]" is not markup
     return table
 
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import LayerError, one_line
-from .network import Entry, Network, parameters
+from ..errors import LayerError, one_line
+from ..model.network import Entry, Network, parameters
 
 
 @dataclass

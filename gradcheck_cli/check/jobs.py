@@ -1,0 +1,97 @@
+"""The list of tensors a network's check covers (the input of every top-level layer, then its
+parameters), each with the evaluations its numeric side needs, and the check of each in the
+mode's way."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import stacked
+from .backprop import Trace
+from ..model.network import Network, parameters
+from .numeric import MAX_STACK, STACK_BUDGET
+from .precision import Mode, Precision
+from ..results import TensorCheck
+from .tensor import check_tensor, check_tensor_directions
+
+# Fast mode: a tensor whose random directions cross kinks is checked by coordinates instead,
+# all of them up to this many, a random sample of this many beyond.
+FAST_KINK_COORDINATES = 4096
+
+
+@dataclass
+class TensorJob:
+    """One tensor to check and everything the numeric side needs for it."""
+
+    layer: int
+    type: str
+    name: str
+    analytic: np.ndarray
+    theta: np.ndarray              # perturbed in place
+    evaluate: object               # () -> L
+    losses_of: object              # (flat, deltas) -> L per perturbation, many per call
+    stack_size: int
+    noise: object                  # rounding error of the analytic side (float32 specs)
+    twin: np.ndarray | None        # the analytic gradient of the float64 twin, if any
+
+
+def tensor_jobs(net: Network, precision: Precision, trace: Trace, shadow_trace: Trace | None) -> list[TensorJob]:
+    """The input of every top-level layer, then its parameters, in order."""
+    jobs = []
+    numeric_trace = shadow_trace or trace
+    outputs = [y.astype(precision.numeric_dtype) for y in numeric_trace.outputs()]
+    for k, entry in enumerate(net.stack.entries):
+        x = numeric_trace.inputs[k].astype(precision.numeric_dtype, copy=True)
+        evaluate = lambda k=k, x=x: net.loss_from(k, x)  # noqa: E731
+        input_losses, rows_only = stacked.input_losses(net, k, x, outputs)
+        # the widest activation one perturbation makes: a row of each output, or all of it
+        widest = max(a[0].size if rows_only else a.size for a in [x] + outputs[k:])
+        twin = shadow_trace.input_grads[k] if shadow_trace else None
+        jobs.append(TensorJob(k, entry.type, "input", trace.input_grads[k], x, evaluate, input_losses,
+                              _stack_size(widest), _noise(trace.input_grads[k], twin), twin))
+        width = (stacked.param_stack_width(net, k, outputs) if hasattr(entry.layer, "perturbed_outputs")
+                 else max(a.size for a in outputs[k:]))
+        for shown, owner, key in parameters(entry):
+            twin = shadow_trace.param_grads[k][shown] if shadow_trace else None
+            jobs.append(TensorJob(k, entry.type, shown, trace.param_grads[k][shown], owner.params()[key], evaluate,
+                                  stacked.param_losses(net, k, entry, owner, key, x, outputs), _stack_size(width),
+                                  _noise(trace.param_grads[k][shown], twin), twin))
+    return jobs
+
+
+def _stack_size(width: int) -> int:
+    return min(MAX_STACK, max(2, STACK_BUDGET // max(1, width)))
+
+
+def check_network(net: Network, precision: Precision, trace: Trace, shadow_trace: Trace | None,
+                  mode: Mode = Mode(), seed: int = 0, straightforward: bool = False) -> list[TensorCheck]:
+    """Every layer's input gradient and every parameter gradient, through the whole network.
+    `straightforward`: one perturbation and one whole forward at a time (the reference the
+    stacked engine must agree with; for tests and benchmarks)."""
+    return [check_job(job, precision, mode, np.random.default_rng([seed, job.layer, sum(map(ord, job.name))]),
+                      straightforward) for job in tensor_jobs(net, precision, trace, shadow_trace)]
+
+
+def check_job(job: TensorJob, precision: Precision, mode: Mode, rng, straightforward: bool = False) -> TensorCheck:
+    """One tensor, in the mode's way: every scalar, a sample of them, or random directions."""
+    if mode.name == "fast":
+        check = check_tensor_directions(job, precision, rng, mode.directions)
+        if not check.kinks:
+            return check
+        # A direction crossed kinks and could not be judged: coordinates can be.
+        sample = None if job.theta.size <= FAST_KINK_COORDINATES else \
+            np.sort(rng.choice(job.theta.size, FAST_KINK_COORDINATES, replace=False))
+    elif mode.name == "sample" and job.theta.size > mode.samples:
+        sample = np.sort(rng.choice(job.theta.size, mode.samples, replace=False))
+    else:
+        sample = None
+    return check_tensor(job.layer, job.type, job.name, job.analytic, job.theta, job.evaluate, precision,
+                        job.noise, None if straightforward else job.losses_of, job.stack_size, sample)
+
+
+def _noise(low_precision, high_precision):
+    """Rounding error of the analytic side, seen against its float64 twin (with a margin)."""
+    if high_precision is None:
+        return 0.0
+    return 2.0 * np.abs(low_precision.astype(np.float64) - high_precision)
