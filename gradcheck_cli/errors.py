@@ -6,6 +6,10 @@ LayerError: a layer misbehaved while being checked (that spec's outcome is "erro
 from __future__ import annotations
 
 
+# What a layer's own code may raise: sys.exit() included, or it would end the whole run silently.
+LAYER_FAILURES = (Exception, SystemExit)
+
+
 class SpecError(Exception):
     """An invalid spec: `file:line: where: what`, one line, exit code 2."""
 

@@ -49,6 +49,17 @@ class LayerCheck:
 
 
 @dataclass
+class Warning:
+    """A hazard in a layer that did not make a gradient wrong this time, but could (a backward
+    that writes into its grad_out, a forward that returns an array it overwrites later).
+    `--strict` makes any warning fail the spec."""
+
+    layer: int | None
+    kind: str          # a short fixed word: grad_out_modified, output_reused, dtype, global_random, ...
+    message: str
+
+
+@dataclass
 class SpecResult:
     path: str
     name: str
@@ -62,6 +73,7 @@ class SpecResult:
     atol: float | None = None
     step: float | None = None
     notes: list[str] = field(default_factory=list)
+    warnings: list[Warning] = field(default_factory=list)
     taylor_order: float | None = None          # ≈ 2 for a correct gradient, ≈ 1 for a wrong one
     mode: str = "full"
     seconds: float = 0.0

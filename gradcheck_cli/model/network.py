@@ -9,13 +9,11 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from . import custom
-from ..errors import LayerError, ShapeError, SpecError, one_line
+from .custom_layer import custom_layer
+from ..errors import LAYER_FAILURES, LayerError, ShapeError, SpecError, one_line
 from .registry import LAYERS, LOSSES
 from ..spec.load import LayerSpec, Spec
 
-# What a layer's own code may raise: sys.exit() included, or it would end the whole run silently.
-LAYER_FAILURES = (Exception, SystemExit)
 
 
 @dataclass
@@ -215,17 +213,7 @@ def _make_entry(layer_spec: LayerSpec, label: str, x, seed, spec: Spec, dtype) -
         return SpecError(message, spec.path, layer_spec.line, where=_where(layer_spec))
 
     if layer_spec.custom:
-        cls = custom.load_class(layer_spec.type, spec.file, fail)
-        custom.check_options(cls, layer_spec.type, layer_spec.options, fail)
-        try:
-            layer = cls(**layer_spec.options)
-        except LAYER_FAILURES as exc:
-            raise LayerError(f"{label} ({layer_spec.type})", f"constructor raised {one_line(exc)}",
-                             index=int(label.split(".")[0])) from None
-        for method in ("forward", "backward"):
-            if not callable(getattr(layer, method, None)):
-                raise fail(f"{layer_spec.type} has no {method}() method; "
-                           "a layer needs forward(x) and backward(grad_out)")
+        layer = custom_layer(layer_spec, spec.file, label, fail)
         return Entry(label, layer_spec.type, layer, layer_spec.line)
     options = dict(layer_spec.options)
     branch = None

@@ -58,6 +58,7 @@ def spec_dict(spec: SpecResult) -> dict:
         "step": spec.step,
         "taylor_order": None if spec.taylor_order is None else round(spec.taylor_order, 3),
         "notes": spec.notes,
+        "warnings": [{"layer": w.layer, "kind": w.kind, "message": w.message} for w in spec.warnings],
         "seconds": round(spec.seconds, 4),
     }
 

@@ -9,6 +9,7 @@ from typing import Any
 from .. import defaults
 from . import yaml_marks
 from ..errors import SpecError, did_you_mean
+from .custom_keys import RESERVED, parse_reserved
 from .options import Option, check_value, describe
 from ..model.registry import LAYERS, LOSSES
 
@@ -32,6 +33,7 @@ TOLERANCE = {
 MAX_DIMS = 6
 
 
+
 @dataclass
 class LayerSpec:
     type: str                    # a registry name, or "module:Class" / "path/file.py:Class"
@@ -39,10 +41,14 @@ class LayerSpec:
     path: tuple                  # where it sits in the document: ("layers", 2)
     line: int | None
     children: list["LayerSpec"] = field(default_factory=list)  # a residual's branch
+    # A custom layer's reserved keys (RESERVED below), apart from the options its constructor gets.
+    declared: dict[str, Any] = field(default_factory=dict)
+    # The Python API may give the layer itself (a class, a function, an object) instead of a name.
+    target: Any = None
 
     @property
     def custom(self) -> bool:
-        return ":" in self.type
+        return self.target is not None or ":" in self.type
 
 
 @dataclass
@@ -218,7 +224,10 @@ def _parse_layer(entry: Any, path: tuple, marks) -> LayerSpec:
         if not module or not cls.isidentifier():
             raise marks.error(path, f"custom layer type {type_name!r} must look like "
                                     "package.module:ClassName or path/to/file.py:ClassName")
-        return LayerSpec(type_name, dict(options), path, line)
+        declared = {key: parse_reserved(key, options[key], options_path + (key,), marks)
+                    for key in RESERVED if key in options}
+        rest = {key: value for key, value in options.items() if key not in RESERVED}
+        return LayerSpec(type_name, rest, path, line, declared=declared)
     if type_name not in LAYERS:
         hint = did_you_mean(type_name, LAYERS)
         raise marks.error(path, f"unknown layer {type_name!r}{hint}; known layers: {', '.join(LAYERS)}, "

@@ -1,0 +1,79 @@
+"""The reserved keys of a custom layer entry: what cannot be guessed from the user's code
+(which arrays are weights, what the methods are called, what forward is given). Every other key
+of the entry goes to the layer's constructor. Checked here for form; what they name is checked
+when the layer is built."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import did_you_mean
+from .options import Option, check_value, describe
+
+MAX_PARAM_DIMS = 6
+
+# Keys of a custom layer entry that are not constructor options: they say what cannot be guessed
+# from the user's code (docs: README "Layers as you write them").
+RESERVED = {
+    "weights": Option("mapping_of_names", None, doc="parameter attribute -> its gradient's attribute, {W: dW}"),
+    "constants": Option("names", None, doc="arrays forward reads that are not parameters (a fixed mask)"),
+    "methods": Option("methods", None, doc="{forward: NAME, backward: NAME} when they are named otherwise"),
+    "call": Option("mapping", None, doc="keyword arguments given to forward at every call, {training: true}"),
+    "init": Option("mapping", None, doc="constructor arguments, for one that takes a reserved name"),
+    "params": Option("param_shapes", None, doc="function pairs: the arrays after x, name -> shape"),
+    "args": Option("mapping", None, doc="function pairs: the other arguments of forward, by name"),
+}
+PARAM_INITS = ("normal", "zeros", "ones")
+
+
+def parse_reserved(key: str, value: Any, path: tuple, marks) -> Any:
+    """A reserved key of a custom layer entry, checked for its form (what it names is checked
+    when the layer is built)."""
+    kind = RESERVED[key].kind
+    if kind == "names":
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.isidentifier() for v in value):
+            raise marks.error(path, f"expected a list of attribute names, like [mask], got {describe(value)}")
+        return list(value)
+    if not isinstance(value, dict):
+        raise marks.error(path, f"expected a mapping, got {describe(value)}")
+    for name, item in value.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise marks.error(path + (name,), f"expected a Python name as the key, got {describe(name)}", key=True)
+        if kind == "mapping_of_names" and not (isinstance(item, str) and item.isidentifier()):
+            raise marks.error(path + (name,), f"expected the name of the gradient's attribute, like d{name}, "
+                                              f"got {describe(item)}")
+        if kind == "methods":
+            if name not in ("forward", "backward"):
+                hint = did_you_mean(name, ["forward", "backward"])
+                raise marks.error(path + (name,), f"unknown method role {name!r}{hint}; expected forward or backward",
+                                  key=True)
+            if not (isinstance(item, str) and item.isidentifier()):
+                raise marks.error(path + (name,), f"expected a method name, got {describe(item)}")
+        if kind == "param_shapes":
+            value[name] = _parse_param_shape(item, path + (name,), marks)
+    return dict(value)
+
+
+def _parse_param_shape(value: Any, path: tuple, marks) -> dict:
+    """`[4, 3]` or `{shape: [4, 3], init: normal|zeros|ones, scale: s}` -> that mapping, filled in."""
+    if isinstance(value, list):
+        value = {"shape": value}
+    if not isinstance(value, dict):
+        raise marks.error(path, "expected a shape like [4, 3] or {shape: [4, 3], init: zeros}, "
+                                f"got {describe(value)}")
+    for key in value:
+        if key not in ("shape", "init", "scale"):
+            hint = did_you_mean(str(key), ["shape", "init", "scale"])
+            raise marks.error(path + (key,), f"unknown key {key!r}{hint}; expected shape, init or scale", key=True)
+    shape = value.get("shape")
+    if not (isinstance(shape, list) and 1 <= len(shape) <= MAX_PARAM_DIMS
+            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)):
+        raise marks.error(path + (("shape",) if "shape" in value else ()),
+                          f"expected a shape: a list of 1 to {MAX_PARAM_DIMS} positive integers, got {describe(shape)}")
+    init = value.get("init", "normal")
+    if init not in PARAM_INITS:
+        raise marks.error(path + ("init",), f"expected one of {', '.join(PARAM_INITS)}, got {describe(init)}")
+    scale = value.get("scale", 1.0)
+    problem = check_value(Option("positive_number"), scale)
+    if problem:
+        raise marks.error(path + ("scale",), problem)
+    return {"shape": tuple(shape), "init": init, "scale": float(scale)}
