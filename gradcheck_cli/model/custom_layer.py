@@ -6,6 +6,7 @@ The checker drives every layer through one contract: `forward(x)`, `backward(gra
 module here that makes its layers fit the contract:
 
 - a class following the contract is used as it is (this module);
+- a function pair (cs231n's `affine_forward` / `affine_backward`): functions.py;
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from ..errors import LAYER_FAILURES, LayerError, one_line
 from ..spec.load import LayerSpec
 from . import custom
+from .functions import FunctionPair, function_layer
 
 
 
@@ -22,6 +24,8 @@ def custom_layer(layer_spec: LayerSpec, spec_file: Path, label: str, fail):
     target = layer_spec.target
     if target is None:
         target = custom.load_class(layer_spec.type, spec_file, fail)
+    if isinstance(target, FunctionPair):
+        return function_layer(target, layer_spec.declared, fail)
     if isinstance(target, type) or not hasattr(target, "forward"):
         custom.check_options(target, layer_spec.type, layer_spec.options, fail)
         try:
