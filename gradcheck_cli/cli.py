@@ -223,14 +223,18 @@ def jacobian(
     spec: str = typer.Argument(..., help="A spec file."),
     layer: int = typer.Option(..., "--layer", "-l", help="Index of the top-level layer."),
     row: int = typer.Option(0, "--row", help="Which data row's Jacobian to show."),
+    no_custom: bool = typer.Option(False, "--no-custom", help="Refuse custom layers."),
+    max_elements: int = typer.Option(defaults.MAX_ELEMENTS, "--max-elements", min=1,
+                                     help="Refuse specs with more input and parameter scalars than this."),
 ) -> None:
-    """Print one layer's analytic and numeric Jacobians side by side, differences in red."""
+    """Print one layer's analytic and numeric Jacobians side by side, differences in red
+    (the finite differences, tolerances and match rule of `run`)."""
     from .report import console as report_console
     from .errors import LayerError, SpecError
     from .check.jacobian import layer_jacobians
 
     try:
-        jac = layer_jacobians(spec, layer, row)
+        jac = layer_jacobians(spec, layer, row, allow_custom=not no_custom, max_elements=max_elements)
     except SpecError as exc:
         _fail(str(exc))
     except LayerError as exc:
@@ -239,6 +243,10 @@ def jacobian(
     console.print(f"layer {jac.layer} ({jac.type}), row {jac.row}: J[j, i] = dy_j/dx_i, "
                   f"{jac.analytic.shape[0]} outputs × {jac.analytic.shape[1]} inputs", markup=False)
     console.print(report_console.jacobian_view(jac))
+    kinks = int(jac.kink.sum())
+    if kinks:
+        console.print(f"{kinks} of {jac.kink.size} entries at a kink: the analytic value lies between the "
+                      "one-sided derivatives (a valid subgradient)", style="yellow")
     differ = int(jac.differ.sum())
     if differ:
         console.print(f"{differ} of {jac.differ.size} entries differ", style="bold red")

@@ -1,20 +1,27 @@
-"""One layer's Jacobian, analytic and numeric, for small layers: the picture of math.md.
+"""One layer's Jacobian, analytic and numeric, for small layers (docs/math.md, "The one rule").
 
-J[j, i] = d y_j / d x_i for one data row: the analytic one row by row from backward(e_j),
-the numeric one column by column from central differences of forward.
+J[j, i] = d y_j / d x_i for one data row: the analytic one row by row from backward(e_j), the
+numeric one from the same central differences, step, tolerances and match rule as `run`
+(closer look and kinks included): each entry is the derivative of one scalar, y_j.
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
 
-from .backprop import backprop
+from .. import defaults
 from ..errors import SpecError
-from ..model.network import build_network
-from .numeric import default_step
+from ..model.network import Entry, build_network
+from ..run.batch import guard_size
 from ..spec.load import load_spec
-from .verdict import DEFAULT_TOLERANCES
+from .backprop import backprop
+from .jobs import _noise
+from .numeric import central_differences, closer_look, element_shift
+from .precision import FLOAT64, Precision, choose_precision
+from .spec_check import float64_twin
+from .verdict import judge
 
 MAX_ENTRIES = 2_500
 
@@ -25,47 +32,85 @@ class Jacobians:
     type: str
     row: int
     analytic: np.ndarray      # (outputs, inputs) of the row
-    numeric: np.ndarray
-    differ: np.ndarray        # bool, where they disagree beyond the tolerance
+    numeric: np.ndarray       # the best numeric estimate of each entry, as `run` reports it
+    differ: np.ndarray        # bool: a mismatch by run's rule
+    kink: np.ndarray          # bool: a kink within h, the analytic value a valid subgradient
 
 
-def layer_jacobians(path: str, layer: int, row: int = 0) -> Jacobians:
-    spec = load_spec(path)
+def layer_jacobians(path: str, layer: int, row: int = 0, allow_custom: bool = True,
+                    max_elements: int = defaults.MAX_ELEMENTS) -> Jacobians:
+    """The guards of `run` first (custom layers refused on request, size), then the Jacobians."""
+    spec = load_spec(path, allow_custom=allow_custom)
+    guard_size(spec, max_elements)
+    with np.errstate(all="ignore"):  # as in `run`: overflow etc. show up as NaN/Inf, which are checked
+        return _jacobians(spec, path, layer, row)
+
+
+def _jacobians(spec, path: str, layer: int, row: int) -> Jacobians:
     net = build_network(spec)
     entries = net.stack.entries
     if not 0 <= layer < len(entries):
         raise SpecError(f"--layer {layer}: the spec has layers 0 to {len(entries) - 1}", path)
     trace = backprop(net, net.x)
-    entry = entries[layer]
-    x = trace.inputs[layer].copy()
+    entry, x = entries[layer], trace.inputs[layer]
     if not 0 <= row < x.shape[0]:
         raise SpecError(f"--row {row}: the input of layer {layer} has rows 0 to {x.shape[0] - 1}", path)
-    y = entry.forward(x.copy())
-    n_out, n_in = y[row].size, x[row].size
+    n_out, n_in = trace.outputs()[layer][row].size, x[row].size
     if n_out * n_in > MAX_ENTRIES:
         raise SpecError(f"layer {layer}'s Jacobian for one row is {n_out} x {n_in}; printing is for layers "
                         f"with at most {MAX_ENTRIES:,} entries (try a spec with fewer features)", path)
-    analytic = np.empty((n_out, n_in))
-    for j in range(n_out):
+    twin = float64_twin(net)
+    precision, _ = choose_precision(net, trace, twin is not None, spec.rtol, spec.atol, spec.step)
+    analytic = _analytic(entry, x, row)
+    with net.params_as(FLOAT64) if twin else nullcontext():
+        # float32 on its float64 twin, as in `run`: the analytic side's rounding is allowed for
+        noise = _noise(analytic, _analytic(entry, twin.inputs[layer], row)) if twin else 0.0
+        x_numeric = (twin or trace).inputs[layer].astype(precision.numeric_dtype, copy=True)
+        numeric, look = _numeric(entry, x_numeric, row, precision)
+        verdicts = judge(analytic, numeric, precision.tolerance, noise, look)
+    return Jacobians(layer, entry.type, row, analytic, verdicts.numeric, verdicts.mismatch, verdicts.kink)
+
+
+def _analytic(entry: Entry, x, row: int) -> np.ndarray:
+    """Row j of J is dL/dx[row] for dL/dy = e_j at that row: one backward per output."""
+    rows = []
+    for j in range(entry.forward(x.copy())[row].size):
+        y = entry.forward(x.copy())  # backward uses what the last forward stored
         upstream = np.zeros_like(y)
         upstream[row].flat[j] = 1.0
-        entry.forward(x.copy())  # backward uses what the last forward stored
-        analytic[j] = entry.backward(upstream, x.shape)[row].ravel()
-    numeric = np.empty((n_out, n_in))
-    step = spec.step or default_step(x.dtype)
-    for i in range(n_in):
-        old = x[row].flat[i]
-        h = step * max(1.0, abs(float(old)))
-        x[row].flat[i] = old + h
-        up = entry.forward(x.copy())[row].astype(np.float64).ravel()
-        taken_up = float(x[row].flat[i]) - float(old)
-        x[row].flat[i] = old - h
-        down = entry.forward(x.copy())[row].astype(np.float64).ravel()
-        taken_down = float(x[row].flat[i]) - float(old)
-        x[row].flat[i] = old
-        numeric[:, i] = (up - down) / (taken_up - taken_down)
-    tol = DEFAULT_TOLERANCES.get(spec.dtype, DEFAULT_TOLERANCES["float32"])
-    rtol = spec.rtol if spec.rtol is not None else max(tol.rtol, 1e-5)
-    atol = spec.atol if spec.atol is not None else max(tol.atol, 1e-7)
-    differ = np.abs(analytic - numeric) > atol + rtol * np.maximum(np.abs(analytic), np.abs(numeric))
-    return Jacobians(layer, entry.type, row, analytic, numeric, differ)
+        dx = entry.backward(upstream, x.shape)
+        entry.require_finite(dx, "dL/dx returned by backward")
+        rows.append(dx[row].astype(np.float64).ravel())
+    return np.array(rows)
+
+
+def _numeric(entry: Entry, x, row: int, precision: Precision):
+    """Column i of J from central differences of y[row] in x[row, i]; and the closer look at
+    entry (j, i) that the verdict asks for. Each perturbed x is run forward once for all j."""
+    theta = x[row]  # a view: perturbed in place, restored exactly
+    outputs: dict[bytes, np.ndarray] = {}
+
+    def output_row() -> np.ndarray:
+        key = theta.tobytes()
+        if key not in outputs:
+            outputs[key] = entry.forward(x.copy())[row].astype(np.float64).ravel()
+        return outputs[key]
+
+    def output(j: int):
+        return lambda: float(output_row()[j])
+
+    n_out = output_row().size
+    numeric = np.array([central_differences(output(j), theta, precision.step).ravel() for j in range(n_out)])
+    if not np.all(np.isfinite(numeric)):
+        where = np.unravel_index(int(np.argwhere(~np.isfinite(numeric))[0][1]), theta.shape)
+        raise entry.fail(f"the output is not finite when input{[row, *map(int, where)]} is perturbed by "
+                         "a small step")
+    eps = float(np.finfo(precision.numeric_dtype).eps)
+
+    def look(where, scale):
+        j, i = (int(k) for k in where)
+        idx = np.unravel_index(i, theta.shape)
+        h = scale * precision.step * max(1.0, abs(float(theta[idx])))
+        return closer_look(element_shift(output(j), theta, idx), h, output(j)(), eps)
+
+    return numeric, look
