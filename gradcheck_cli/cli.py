@@ -232,9 +232,13 @@ def jacobian(
     from .report import console as report_console
     from .errors import LayerError, SpecError
     from .check.jacobian import layer_jacobians
+    from .run.batch import guard_size
+    from .spec.load import load_spec
 
     try:
-        jac = layer_jacobians(spec, layer, row, allow_custom=not no_custom, max_elements=max_elements)
+        loaded = load_spec(spec, allow_custom=not no_custom)
+        guard_size(loaded, max_elements)  # as in `run`: nothing is built that would not fit
+        jac = layer_jacobians(loaded, layer, row)
     except SpecError as exc:
         _fail(str(exc))
     except LayerError as exc:

@@ -91,7 +91,7 @@ def test_max_elements_refuses_a_spec_too_big_before_building_it(write_spec):
 
 def test_a_linear_layers_jacobian_is_w_transposed(write_spec):
     path = str(write_spec(TANH_THEN_DOT))
-    jac = layer_jacobians(path, 0, row=1)
+    jac = layer_jacobians(load_spec(path), 0, row=1)
     W = build_network(load_spec(path)).stack.entries[0].layer.params["W"]
     assert np.array_equal(jac.analytic, W.T)                     # dy_j/dx_i = W[i, j]
     np.testing.assert_allclose(jac.numeric, W.T, rtol=1e-8, atol=1e-10)
@@ -108,7 +108,7 @@ def test_the_numeric_jacobian_gives_the_numbers_run_compares(write_spec, tmp_pat
     run_numeric = central_differences(lambda: net.loss_from(1, x), x, default_step(np.float64))
     R = net.loss.weights
     for row in range(3):
-        jac = layer_jacobians(path, 1, row=row)
+        jac = layer_jacobians(load_spec(path), 1, row=row)
         np.testing.assert_allclose(R[row] @ jac.numeric, run_numeric[row], rtol=1e-9)
         np.testing.assert_allclose(R[row] @ jac.analytic, trace.input_grads[1][row], rtol=1e-12)
 
@@ -117,13 +117,13 @@ def test_the_numeric_jacobian_gives_the_numbers_run_compares(write_spec, tmp_pat
     worst = next(c for c in json.loads(report.read_text())["specs"][0]["checks"]
                  if c["layer"] == 1 and c["tensor"] == "input")
     row, i = worst["worst_index"]
-    jac = layer_jacobians(path, 1, row=row)
+    jac = layer_jacobians(load_spec(path), 1, row=row)
     assert abs((R[row] @ jac.numeric)[i] - worst["numeric"]) <= 1e-8 * abs(worst["numeric"])
 
 
 def test_float32_is_checked_on_its_float64_twin_as_in_run():
     for layer in range(5):
-        jac = layer_jacobians(str(ROOT / "specs" / "float32.yaml"), layer)
+        jac = layer_jacobians(load_spec(str(ROOT / "specs" / "float32.yaml")), layer)
         assert not jac.differ.any(), layer
 
 
@@ -145,7 +145,7 @@ def test_a_layer_off_by_3e_6_is_flagged_as_run_flags_it(write_file, write_spec, 
     result = invoke_cli("jacobian", path, "--layer", "1")
     assert result.exit_code == 1, result.output
     assert "5 of 25 entries differ" in result.output
-    jac = layer_jacobians(path, 1)
+    jac = layer_jacobians(load_spec(path), 1)
     assert np.array_equal(jac.differ, np.eye(5, dtype=bool))     # the diagonal, where tanh' lives
     report = tmp_path / "report.json"
     assert invoke_cli("run", path, "--json", report).exit_code == 1

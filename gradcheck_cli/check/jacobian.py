@@ -1,4 +1,5 @@
-"""One layer's Jacobian, analytic and numeric, for small layers (docs/math.md, "The one rule").
+"""One layer's Jacobian, analytic and numeric, for small layers: the picture of docs/math.md
+(section 2, "The vector chain rule").
 
 J[j, i] = d y_j / d x_i for one data row: the analytic one row by row from backward(e_j), the
 numeric one from the same central differences, step, tolerances and match rule as `run`
@@ -11,12 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import defaults
 from ..errors import SpecError
-from ..model.network import Entry, build_network
-from ..run.batch import guard_size
-from ..spec.load import load_spec
-from .backprop import backprop
+from ..model.network import Entry, Network, build_network
+from ..spec.load import Spec
+from .backprop import Trace, backprop
 from .jobs import _noise
 from .numeric import central_differences, closer_look, element_shift
 from .precision import FLOAT64, Precision, choose_precision
@@ -37,28 +36,28 @@ class Jacobians:
     kink: np.ndarray          # bool: a kink within h, the analytic value a valid subgradient
 
 
-def layer_jacobians(path: str, layer: int, row: int = 0, allow_custom: bool = True,
-                    max_elements: int = defaults.MAX_ELEMENTS) -> Jacobians:
-    """The guards of `run` first (custom layers refused on request, size), then the Jacobians."""
-    spec = load_spec(path, allow_custom=allow_custom)
-    guard_size(spec, max_elements)
+def layer_jacobians(spec: Spec, layer: int, row: int = 0) -> Jacobians:
+    """Layer `layer`'s Jacobians for data row `row` of a loaded spec (the caller applies run's
+    guards first: load_spec's allow_custom, run.batch.guard_size)."""
     with np.errstate(all="ignore"):  # as in `run`: overflow etc. show up as NaN/Inf, which are checked
-        return _jacobians(spec, path, layer, row)
+        net = build_network(spec)
+        entries = net.stack.entries
+        if not 0 <= layer < len(entries):
+            raise SpecError(f"--layer {layer}: the spec has layers 0 to {len(entries) - 1}", spec.path)
+        trace = backprop(net, net.x)
+        x = trace.inputs[layer]
+        if not 0 <= row < x.shape[0]:
+            raise SpecError(f"--row {row}: the input of layer {layer} has rows 0 to {x.shape[0] - 1}", spec.path)
+        n_out, n_in = trace.outputs()[layer][row].size, x[row].size
+        if n_out * n_in > MAX_ENTRIES:
+            raise SpecError(f"layer {layer}'s Jacobian for one row is {n_out} x {n_in}; printing is for layers "
+                            f"with at most {MAX_ENTRIES:,} entries (try a spec with fewer features)", spec.path)
+        return _compare(spec, net, trace, layer, row)
 
 
-def _jacobians(spec, path: str, layer: int, row: int) -> Jacobians:
-    net = build_network(spec)
-    entries = net.stack.entries
-    if not 0 <= layer < len(entries):
-        raise SpecError(f"--layer {layer}: the spec has layers 0 to {len(entries) - 1}", path)
-    trace = backprop(net, net.x)
-    entry, x = entries[layer], trace.inputs[layer]
-    if not 0 <= row < x.shape[0]:
-        raise SpecError(f"--row {row}: the input of layer {layer} has rows 0 to {x.shape[0] - 1}", path)
-    n_out, n_in = trace.outputs()[layer][row].size, x[row].size
-    if n_out * n_in > MAX_ENTRIES:
-        raise SpecError(f"layer {layer}'s Jacobian for one row is {n_out} x {n_in}; printing is for layers "
-                        f"with at most {MAX_ENTRIES:,} entries (try a spec with fewer features)", path)
+def _compare(spec: Spec, net: Network, trace: Trace, layer: int, row: int) -> Jacobians:
+    """Both Jacobians, and the verdict on each entry, as `run` would give it."""
+    entry, x = net.stack.entries[layer], trace.inputs[layer]
     twin = float64_twin(net)
     precision, _ = choose_precision(net, trace, twin is not None, spec.rtol, spec.atol, spec.step)
     analytic = _analytic(entry, x, row)

@@ -1,5 +1,6 @@
 """Built-in layers. Each is a custom layer like any other: build / forward / backward, with
-forward and its local backward side by side, written as the equations of math.md.
+forward and its local backward side by side, written as the equations of docs/math.md
+(section 4, "Built-in layers").
 
 Shapes: X is (N, ..., m): rows are data points, the last axis is features.
 """

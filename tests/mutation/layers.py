@@ -1,6 +1,6 @@
 """Custom layers for the gradcheck mutation suite.
 
-Contract (duck typing, see shared/math.md; rows are data points):
+Contract (duck typing, see docs/math.md; rows are data points):
 - __init__(**options): options of the spec entry arrive as keyword arguments.
 - build(input_shape, rng): optional, called once before the first forward; creates self.params.
   Only input_shape[-1] is used, so a full (N, D) shape and a per-sample (D,) shape both work.
