@@ -1,17 +1,41 @@
 """gradcheck: check hand-written backward passes against central finite differences.
 
+The Python API: `check_layer`, `check_function`, `check_spec`, `assert_gradients` (gradcheck_cli/api.py).
+They load on first use, so that `import gradcheck_cli` (and `gradcheck --help`) pays for no numpy.
+
 A custom layer needs no base class: any object with forward and backward will do. `Layer`
 spells the contract out for type checkers.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+import importlib
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from .api import assert_gradients, check_function, check_layer, check_spec
+    from .errors import SpecError
+    from .results import SpecResult, TensorCheck
+
 __version__ = "0.1.0"
-__all__ = ["Layer", "__version__"]
+# name -> the module that defines it, imported when the name is first used
+_LAZY = {"check_layer": "api", "check_function": "api", "check_spec": "api", "assert_gradients": "api",
+         "SpecError": "errors", "SpecResult": "results", "TensorCheck": "results"}
+__all__ = ["Layer", "SpecError", "SpecResult", "TensorCheck", "__version__", "assert_gradients", "check_function",
+           "check_layer", "check_spec"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 @runtime_checkable

@@ -10,8 +10,9 @@ from __future__ import annotations
 LAYER_FAILURES = (Exception, SystemExit)
 
 
-class SpecError(Exception):
-    """An invalid spec: `file:line: where: what`, one line, exit code 2."""
+class SpecError(ValueError):
+    """An invalid spec: `file:line: where: what`, one line, exit code 2. A ValueError, for the
+    Python API: the arguments of check_layer make a spec too."""
 
     def __init__(self, message: str, file: str | None = None, line: int | None = None, where: str = ""):
         super().__init__(message)

@@ -33,6 +33,11 @@ class TensorCheck:
     def passed(self) -> bool:
         return self.outcome == PASSED
 
+    @property
+    def coverage(self) -> float | None:
+        """The share of elements compared (1.0 in full mode); None in fast mode, which compares directions."""
+        return round(self.checked / self.elements, 6) if self.elements and not self.directions else None
+
 
 @dataclass
 class LayerCheck:
@@ -78,6 +83,26 @@ class SpecResult:
     mode: str = "full"
     seconds: float = 0.0
     invalid: bool = False                      # the spec itself was bad (exit code 2)
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == PASSED
+
+    # The Python API's views, rendered by report/ on demand (this module stays plain data).
+    def __str__(self) -> str:
+        """The terminal report without color: what `assert_gradients` raises."""
+        from .report.text import plain_text
+        return plain_text(self)
+
+    def _repr_html_(self) -> str:
+        """A table in Jupyter."""
+        from .report.notebook import spec_html
+        return spec_html(self)
+
+    def __rich_console__(self, console, options):
+        """The terminal report, on a rich console (rich.print(result))."""
+        from .report.text import rich_renderables
+        yield from rich_renderables(self, console, options)
 
 
 @dataclass

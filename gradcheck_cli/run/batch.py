@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .. import defaults
 from ..errors import LayerError, SpecError
-from ..results import ERROR, PASSED, RunResult, SpecResult
+from ..results import ERROR, FAILED, PASSED, RunResult, SpecResult
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -25,6 +25,7 @@ class RunOptions:
     mode: str | None = None                 # full | fast | sample; None: full up to 200,000 scalars
     samples: int = defaults.SAMPLES
     directions: int = defaults.DIRECTIONS
+    strict: bool = False                    # any warning fails the spec
 
 
 def take_shard(files: list, shard: tuple[int, int]) -> list:
@@ -72,11 +73,6 @@ def _invalid(path: str, error: SpecError) -> SpecResult:
 
 def check_spec(path: str, options: RunOptions = RunOptions()) -> SpecResult:
     """Check one spec file; whatever goes wrong becomes the result's outcome and error."""
-    # Imported here so that `gradcheck --help` does not pay for numpy.
-    import numpy as np
-
-    from ..model.network import build_network
-    from ..check.spec_check import Settings, check_built
     from ..spec.load import load_spec
 
     start = time.perf_counter()
@@ -85,7 +81,25 @@ def check_spec(path: str, options: RunOptions = RunOptions()) -> SpecResult:
         guard_size(spec, options.max_elements)
     except SpecError as exc:
         return _invalid(path, exc)
-    result = SpecResult(path=path, name=spec.name, outcome=PASSED, dtype=spec.dtype)
+    try:
+        return check_loaded(spec, options, start)
+    except SpecError as exc:
+        result = _invalid(path, exc)
+        result.name, result.seconds = spec.name, time.perf_counter() - start
+        return result
+
+
+def check_loaded(spec, options: RunOptions = RunOptions(), start: float | None = None) -> SpecResult:
+    """Check a loaded Spec (the Python API builds one from its arguments). Raises SpecError when the
+    spec turns out invalid as it is built; whatever else goes wrong becomes the result's outcome."""
+    # Imported here so that `gradcheck --help` does not pay for numpy.
+    import numpy as np
+
+    from ..model.network import build_network
+    from ..check.spec_check import Settings, check_built
+
+    start = time.perf_counter() if start is None else start
+    result = SpecResult(path=spec.path, name=spec.name, outcome=PASSED, dtype=spec.dtype)
     settings = Settings(rtol=spec.rtol if options.rtol is None else options.rtol,
                         atol=spec.atol if options.atol is None else options.atol,
                         step=spec.step, mode=options.mode, samples=options.samples,
@@ -97,9 +111,8 @@ def check_spec(path: str, options: RunOptions = RunOptions()) -> SpecResult:
         result.suspect_layer, result.taylor_order, result.notes = found.suspect_layer, found.taylor_order, found.notes
         result.rtol, result.atol = found.precision.tolerance.rtol, found.precision.tolerance.atol
         result.step, result.mode = found.precision.step, found.mode.name
-    except SpecError as exc:
-        result = _invalid(path, exc)
-        result.name = spec.name
+    except SpecError:
+        raise  # the spec is invalid after all: the caller decides how that is told
     except LayerError as exc:
         result.outcome, result.error, result.checks = ERROR, str(exc), []
         result.suspect_layer = exc.index
@@ -111,8 +124,18 @@ def check_spec(path: str, options: RunOptions = RunOptions()) -> SpecResult:
         text = str(exc).strip().splitlines()
         result.outcome, result.checks = ERROR, []
         result.error = f"unexpected {type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+    if options.strict:
+        make_strict(result)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def make_strict(result: SpecResult) -> None:
+    """--strict: a spec that passed with warnings fails."""
+    if result.outcome == PASSED and result.warnings:
+        count = len(result.warnings)
+        result.outcome = FAILED
+        result.notes.append(f"strict: fails for {count} warning{'s' if count != 1 else ''}")
 
 
 def guard_size(spec, max_elements: int) -> None:

@@ -11,6 +11,7 @@ from . import yaml_marks
 from ..errors import SpecError, did_you_mean
 from .custom_keys import RESERVED, parse_reserved
 from .options import Option, check_value, describe
+from .targets import is_target, target_name
 from ..model.registry import LAYERS, LOSSES
 
 DTYPES = ("float64", "float32")
@@ -72,6 +73,7 @@ class Spec:
     atol: float | None
     step: float | None
     marks: yaml_marks.Marks
+    x: Any = None                # the Python API's own input array, of shape `input`; else drawn from the seed
 
 
 def load_spec(path: str, allow_custom: bool = True) -> Spec:
@@ -217,6 +219,12 @@ def _parse_layers(value: Any, path: tuple, marks) -> list[LayerSpec]:
 
 
 def _parse_layer(entry: Any, path: tuple, marks) -> LayerSpec:
+    target = entry.get("type") if isinstance(entry, dict) else entry
+    if is_target(target):  # the Python API's layer given as itself
+        options = {key: value for key, value in entry.items() if key != "type"} if isinstance(entry, dict) else {}
+        declared = {key: parse_reserved(key, options[key], path + (key,), marks) for key in RESERVED if key in options}
+        rest = {key: value for key, value in options.items() if key not in RESERVED}
+        return LayerSpec(target_name(target), rest, path, marks.line(path), declared=declared, target=target)
     type_name, options, options_path = _split_entry(entry, path, marks)
     line = marks.line(path)
     if ":" in type_name:
