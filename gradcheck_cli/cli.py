@@ -267,6 +267,7 @@ def init(
 
 
 def _observed() -> bool:
+    """A tracer or profiler is attached: coverage.py, cProfile, a debugger."""
     monitoring = getattr(sys, "monitoring", None)  # Python 3.12+: coverage.py's sysmon core
     tools = monitoring is not None and any(monitoring.get_tool(tool) for tool in range(6))
     return sys.gettrace() is not None or sys.getprofile() is not None or bool(tools)

@@ -101,7 +101,11 @@ def run_options(config: pytest.Config):
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "gradcheck: a gradient check collected from a *.gradcheck.yaml spec")
-    config.stash[_RUN_OPTIONS] = run_options(config)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Read here rather than in pytest_configure, so that `pytest --help` still helps with a bad value.
+    session.config.stash[_RUN_OPTIONS] = run_options(session.config)
 
 
 def matches_pattern(path: Path, pattern: str) -> bool:
