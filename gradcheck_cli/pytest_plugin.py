@@ -6,9 +6,16 @@ plain `pytest` collects the specs; without the entry point, load it with
 pytest refuses one module registered under two names). One test item per spec file; a failing spec reports
 its failing tensors and the suspect layer instead of a Python traceback. Items are ordinary
 File/Item nodes, so pytest-xdist (`-n auto`) distributes them like any other test.
+
+Ini options (pytest.ini, pyproject's [tool.pytest.ini_options], or `-o name=value`) set what
+`gradcheck run` takes as options: gradcheck_rtol, gradcheck_atol, gradcheck_mode,
+gradcheck_samples, gradcheck_directions, gradcheck_no_custom; gradcheck_files adds glob
+patterns of further spec files to collect (`specs/*.yaml`).
 """
 from __future__ import annotations
 
+import fnmatch
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -16,15 +23,109 @@ from pathlib import Path
 
 import pytest
 
+from . import defaults
+
 SUFFIXES = (".gradcheck.yaml", ".gradcheck.yml")
+SPEC_SUFFIXES = (".yaml", ".yml")  # what a gradcheck_files pattern may add: spec files, not layer files
+
+
+def _tolerance(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError
+    return value
+
+
+def _mode(text: str) -> str:
+    if text not in defaults.MODES:
+        raise ValueError
+    return text
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError
+    return value
+
+
+def _flag(text: str) -> bool:
+    return {"true": True, "yes": True, "on": True, "1": True,
+            "false": False, "no": False, "off": False, "0": False}[text.lower()]
+
+
+# ini name -> (RunOptions field, parser of the text, what a value must be, help); the defaults
+# are RunOptions', which come from defaults.py.
+INI_OPTIONS = {
+    "gradcheck_rtol": ("rtol", _tolerance, "a finite number >= 0",
+                       "relative tolerance for every spec (default: the dtype's, "
+                       f"{defaults.TOLERANCES['float64'][0]:g} in float64)"),
+    "gradcheck_atol": ("atol", _tolerance, "a finite number >= 0",
+                       "absolute tolerance for every spec (default: the dtype's, "
+                       f"{defaults.TOLERANCES['float64'][1]:g} in float64)"),
+    "gradcheck_mode": ("mode", _mode, f"{', '.join(defaults.MODES[:-1])} or {defaults.MODES[-1]}",
+                       f"{'|'.join(defaults.MODES)} (default: full up to {defaults.FULL_MODE_LIMIT:,} scalars, "
+                       "fast above)"),
+    "gradcheck_samples": ("samples", _count, "a positive integer",
+                          f"coordinates per tensor in sample mode (default {defaults.SAMPLES})"),
+    "gradcheck_directions": ("directions", _count, "a positive integer",
+                             f"random directions per tensor in fast mode (default {defaults.DIRECTIONS})"),
+    "gradcheck_no_custom": ("allow_custom", lambda text: not _flag(text), "true or false",
+                            "refuse custom layers: they are Python code and would run (default false)"),
+}
+_RUN_OPTIONS = pytest.StashKey()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    for name, (_, _, _, help_text) in INI_OPTIONS.items():
+        parser.addini(name, f"gradcheck: {help_text}", default="")
+    parser.addini("gradcheck_files", "gradcheck: glob patterns of further spec files to collect, beyond "
+                  "*.gradcheck.yaml (e.g. specs/*.yaml)", type="args", default=[])
+
+
+def run_options(config: pytest.Config):
+    """The RunOptions the ini options ask for; a pytest.UsageError naming the option for a bad value."""
+    from .run.batch import RunOptions
+
+    chosen = {}
+    for name, (field, parse, expected, _) in INI_OPTIONS.items():
+        text = str(config.getini(name) or "").strip()
+        if not text:
+            continue
+        try:
+            chosen[field] = parse(text)
+        except (ValueError, KeyError):
+            raise pytest.UsageError(f"ini option {name}: expected {expected}, got {text!r}") from None
+    return RunOptions(**chosen)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "gradcheck: a gradient check collected from a *.gradcheck.yaml spec")
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Read here rather than in pytest_configure, so that `pytest --help` still helps with a bad value.
+    session.config.stash[_RUN_OPTIONS] = run_options(session.config)
+
+
+def matches_pattern(path: Path, pattern: str) -> bool:
+    """As pytest's python_files: a pattern without a `/` is matched against the file name; one
+    with a `/` against the end of the path (so relative to the rootdir, or deeper), `*` crossing
+    folders."""
+    pattern = pattern.removeprefix("./")
+    if "/" not in pattern:
+        return fnmatch.fnmatch(path.name, pattern)
+    if not os.path.isabs(pattern):
+        pattern = f"*/{pattern}"
+    return fnmatch.fnmatch(path.as_posix(), pattern)
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
-    if file_path.name.endswith(SUFFIXES) and file_path.name not in SUFFIXES:
+    name = file_path.name
+    if name.endswith(SUFFIXES) and name not in SUFFIXES:
+        return GradcheckFile.from_parent(parent, path=file_path)
+    if name.endswith(SPEC_SUFFIXES) and any(matches_pattern(file_path, pattern)
+                                            for pattern in parent.config.getini("gradcheck_files")):
         return GradcheckFile.from_parent(parent, path=file_path)
     return None
 
@@ -143,7 +244,7 @@ class GradcheckItem(pytest.Item):
         from .results import PASSED
         from .run.batch import check_spec
 
-        self.result = check_spec(_display_path(self.path))
+        self.result = check_spec(_display_path(self.path), self.config.stash[_RUN_OPTIONS])
         self.user_properties.append(("gradcheck_outcome", self.result.outcome))
         if self.result.outcome != PASSED:
             raise GradcheckFailure(self.result)

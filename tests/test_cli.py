@@ -240,7 +240,9 @@ def test_json_on_stdout_stays_pure_when_a_layer_prints(write_file, write_spec, i
 
 
 def test_json_to_an_unwritable_place_is_a_usage_error(at_root, tmp_path, invoke):
-    result = invoke("run", "specs/mlp.yaml", "--json", str(tmp_path / "no" / "such" / "folder" / "r.json"))
+    below_a_file = tmp_path / "notes.txt"  # a missing folder is created; one below a file cannot be
+    below_a_file.write_text("mine\n")
+    result = invoke("run", "specs/mlp.yaml", "--json", str(below_a_file / "folder" / "r.json"))
     assert result.exit_code == 2
     assert "Traceback" not in result.output
     assert "cannot write" in result.output

@@ -29,22 +29,58 @@ def _number(value: float) -> str:
     return f"{value:.2e}"
 
 
-def spec_table(result: SpecResult, verbose: bool = False) -> Table:
+# The table's columns: (header, justify, may wrap). Numbers, shapes and statuses never wrap: a
+# number folded over two lines reads as two numbers. Names (a custom layer's class) may.
+COLUMNS = [("layer", "right", False), ("type", "left", True), ("tensor", "left", True), ("shape", "left", False),
+           ("max abs err", "right", False), ("max rel err", "right", False)]
+VERBOSE_COLUMNS = [("worst at", "left", False), ("analytic", "right", False), ("numeric", "right", False)]
+STATUS_COLUMN = [("status", "left", False)]
+# -v on a narrow terminal: the three verbose values on a second line of each row, under the
+# tensor and the two errors, the headers two lines to match.
+FOLDED_COLUMNS = [("layer\n", "right", False), ("type\n", "left", True), ("tensor\nworst at", "left", True),
+                  ("shape\n", "left", False), ("max abs err\nanalytic", "right", False),
+                  ("max rel err\nnumeric", "right", False)]
+FOLDED_STATUS = [("status\n", "left", False)]
+
+
+def _table(columns) -> Table:
     table = Table(header_style="bold")
-    columns = [("layer", "right"), ("type", "left"), ("tensor", "left"), ("shape", "left"),
-               ("max abs err", "right"), ("max rel err", "right")]
-    if verbose:
-        columns += [("worst at", "left"), ("analytic", "right"), ("numeric", "right")]
-    for name, justify in columns + [("status", "left")]:
-        table.add_column(name, justify=justify, overflow="fold")
+    for name, justify, wraps in columns:
+        # A number too wide for its column ends in "…" rather than being cut silently.
+        table.add_column(name, justify=justify, no_wrap=not wraps, overflow="fold" if wraps else "ellipsis")
+    return table
+
+
+def spec_table(result: SpecResult, verbose: bool = False, console: Console | None = None) -> Table:
+    """The table of every checked tensor; with `verbose`, each one's worst element too: in three
+    more columns when they fit in the console's width, else on a second line of each row."""
+    table = _table((COLUMNS + VERBOSE_COLUMNS if verbose else COLUMNS) + STATUS_COLUMN)
     for check in result.checks:
-        style = None if check.passed else "red"
-        cells = [str(check.layer), short_type(check.type), check.tensor, shape_text(check.shape, "×"),
-                 Text(_number(check.max_abs_error), style=style), Text(_number(check.max_rel_error), style=style)]
+        cells = _cells(check)
         if verbose:
             cells += [where_text(check), f"{check.analytic:.8g}", f"{check.numeric:.8g}"]
         table.add_row(*cells, _status(check))
-    return table
+    if not verbose or console is None or _natural_width(table, console) <= console.width:
+        return table
+    folded = _table(FOLDED_COLUMNS + FOLDED_STATUS)
+    for check in result.checks:
+        layer, type_, tensor, shape, abs_err, rel_err = _cells(check)
+        folded.add_row(layer, type_, f"{tensor}\n{where_text(check)}", shape,
+                       Text.assemble(abs_err, f"\n{check.analytic:.8g}"),
+                       Text.assemble(rel_err, f"\n{check.numeric:.8g}"), _status(check))
+    return folded
+
+
+def _natural_width(table: Table, console: Console) -> int:
+    """The table's width when nothing is folded (a console's own measure stops at its width)."""
+    from rich.measure import Measurement
+    return Measurement.get(console, console.options.update_width(10_000), table).maximum
+
+
+def _cells(check: TensorCheck) -> list:
+    style = None if check.passed else "red"
+    return [str(check.layer), short_type(check.type), check.tensor, shape_text(check.shape, "×"),
+            Text(_number(check.max_abs_error), style=style), Text(_number(check.max_rel_error), style=style)]
 
 
 def print_spec(console: Console, result: SpecResult, verbose: bool = False) -> None:
@@ -70,7 +106,7 @@ def print_spec(console: Console, result: SpecResult, verbose: bool = False) -> N
     if result.error:
         console.print(Text(f"  error: {result.error}", style=STYLE[ERROR]))
         return
-    console.print(spec_table(result, verbose))
+    console.print(spec_table(result, verbose, console))
     for check in result.checks:
         if not check.passed:
             console.print(Text(f"  layer {check.layer} ({check.type}) {check.tensor}: {what_is_off(check)}",

@@ -56,7 +56,8 @@ REPORT_KINDS = {"--json": "json", "--junit-xml": "junit", "--html": "html"}
 
 def check_report_targets(paths: list[str], reports: dict[str, str | None]) -> None:
     """Before anything runs: every report can be written, lands neither on a spec it checks nor
-    on a file the user wrote (only an earlier report is replaced), and no two share a file."""
+    on a file the user wrote (only an earlier report is replaced), and no two share a file. A
+    report's missing folders are created (`--json out/r.json`), once all of that holds."""
     from ..run.batch import discover
 
     targets = {option: target for option, target in reports.items() if target is not None}
@@ -78,10 +79,26 @@ def check_report_targets(paths: list[str], reports: dict[str, str | None]) -> No
         seen[where] = option
         if where.is_dir():
             raise UsageError(f"{option} {target}: that is a folder; give a file name")
-        if not where.parent.is_dir():
-            raise UsageError(f"{option} {target}: cannot write the report: no folder {where.parent}")
-        if not os.access(where.parent, os.W_OK):
-            raise UsageError(f"{option} {target}: cannot write the report: {where.parent} is not writable")
+        folder = _existing_ancestor(where.parent)
+        if not folder.is_dir():
+            raise UsageError(f"{option} {target}: cannot write the report: {folder} is a file, not a folder")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise UsageError(f"{option} {target}: cannot write the report: {folder} is not writable")
         if where.exists() and not is_earlier_report(where, REPORT_KINDS[option]):
             raise UsageError(f"{option} {target}: the file exists and is not an earlier gradcheck report; "
                              "refusing to overwrite it (remove it, or choose another name)")
+    # Only once every target is known to be fine: a refused run leaves no empty folders behind.
+    for option, target in files.items():
+        folder = Path(target).resolve().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"{option} {target}: cannot create the folder {folder}: {exc.strerror or exc}") from None
+
+
+def _existing_ancestor(folder: Path) -> Path:
+    """The folder itself, or the nearest of its parents that exists (what a report's missing
+    folders would be created in)."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder

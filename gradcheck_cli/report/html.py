@@ -8,6 +8,8 @@ from pathlib import Path
 
 from ..results import RunResult
 
+PAGE_COLUMNS = 200  # the width tables are laid out in; longer lines run on, unfolded
+
 PAGE = """<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -18,11 +20,12 @@ PAGE = """<!DOCTYPE html>
 <style>
 {{stylesheet}}
 body {{{{ color: {{foreground}}; background-color: {{background}}; }}}}
+pre {{{{ white-space: pre; overflow-x: auto; max-width: none; margin: 0; }}}}
 </style>
 </head>
 <body>
-<pre style="font-family:Menlo,'DejaVu Sans Mono',consolas,'Courier New',monospace"
-><code style="font-family:inherit">{{code}}</code></pre>
+<pre style="font-family:Menlo,'DejaVu Sans Mono',consolas,'Courier New',monospace;white-space:pre"
+><code style="font-family:inherit;white-space:pre">{{code}}</code></pre>
 </body>
 </html>
 """
@@ -33,8 +36,10 @@ def html_report(run: RunResult, verbose: bool = False) -> str:
 
     from .console import print_spec, summary_line
 
-    # Colors whatever NO_COLOR or the terminal say: the page is a file, not this terminal.
-    console = Console(record=True, width=120, file=io.StringIO(), force_terminal=True,
+    # Colors whatever NO_COLOR or the terminal say: the page is a file, not this terminal. A page
+    # scrolls sideways, so it is as wide as a log (every -v column on one line) and no message is
+    # folded (soft_wrap): a browser window shows what fits and scrolls to the rest.
+    console = Console(record=True, width=PAGE_COLUMNS, file=io.StringIO(), force_terminal=True, soft_wrap=True,
                       color_system="truecolor", no_color=False, highlight=False, legacy_windows=False)
     for spec in run.specs:
         print_spec(console, spec, verbose)

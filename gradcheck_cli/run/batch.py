@@ -1,6 +1,7 @@
 """Run specs: find them, check each, turn every failure into an outcome. Never prints."""
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from pathlib import Path
 from .. import defaults
 from ..errors import LayerError, SpecError
 from ..results import ERROR, FAILED, PASSED, RunResult, SpecResult
+from ..spec.stdin import STDIN, shown_path, stdin_read_ahead
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -36,11 +38,14 @@ def take_shard(files: list, shard: tuple[int, int]) -> list:
 
 def discover(paths: list[str]) -> list[str | SpecResult]:
     """In the order given: the spec files named, or found below folders (sorted, hidden
-    entries skipped), each file once; an invalid result in place of a path that is neither."""
+    entries skipped), each file once; an invalid result in place of a path that is neither.
+    `-` is standard input, kept as `-`."""
     found: list[str | SpecResult] = []
     for given in paths:
         path = Path(given)
-        if not given.strip():  # Path("") is the current folder: not what an empty argument meant
+        if given == STDIN:
+            found.append(given)
+        elif not given.strip():  # Path("") is the current folder: not what an empty argument meant
             found.append(_invalid(given, SpecError("empty path", given)))
         elif path.is_dir():
             below = sorted(
@@ -76,15 +81,16 @@ def check_spec(path: str, options: RunOptions = RunOptions()) -> SpecResult:
     from ..spec.load import load_spec
 
     start = time.perf_counter()
+    shown = shown_path(path)  # `-` is shown as stdin
     try:
         spec = load_spec(path, allow_custom=options.allow_custom)
         guard_size(spec, options.max_elements)
     except SpecError as exc:
-        return _invalid(path, exc)
+        return _invalid(shown, exc)
     try:
         return check_loaded(spec, options, start)
     except SpecError as exc:
-        result = _invalid(path, exc)
+        result = _invalid(shown, exc)
         result.name, result.seconds = spec.name, time.perf_counter() - start
         return result
 
@@ -193,7 +199,8 @@ def run(paths: list[str], options: RunOptions = RunOptions(), on_result=None, on
                 file_done(check_spec(path, options))
         else:
             from .processes import run_in_processes
-            run_in_processes(files, options, check_spec, file_done)
+            with stdin_read_ahead() if STDIN in files else contextlib.nullcontext():
+                run_in_processes(files, options, check_spec, file_done)
     except KeyboardInterrupt:
         raise Interrupted(RunResult(results, time.perf_counter() - start, interrupted=True)) from None
     return RunResult(results, time.perf_counter() - start)

@@ -72,8 +72,9 @@ def _crashed(path: str, message: str) -> SpecResult:
     from pathlib import Path
 
     from ..spec.load import load_spec
+    from ..spec.stdin import shown_path
     try:
         name = load_spec(path).name  # the same name a finished spec would report
     except Exception:
-        name = Path(path).stem
-    return SpecResult(path=path, name=name, outcome=ERROR, error=message)
+        name = Path(shown_path(path)).stem
+    return SpecResult(path=shown_path(path), name=name, outcome=ERROR, error=message)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import defaults
-from . import yaml_marks
+from . import stdin, yaml_marks
 from ..errors import SpecError, did_you_mean
 from .custom_keys import RESERVED, parse_reserved
 from .options import Option, check_value, describe
@@ -78,10 +78,14 @@ class Spec:
 
 def load_spec(path: str, allow_custom: bool = True) -> Spec:
     """Read and validate one spec file; `allow_custom=False` refuses custom layers (their
-    code would run), for specs from untrusted sources."""
+    code would run), for specs from untrusted sources. The path `-` is standard input."""
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        if path == stdin.STDIN:
+            path = stdin.STDIN_NAME  # in messages, from here on
+            text, file = stdin.read_stdin()
+        else:
+            text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SpecError("no such file", path) from None
     except IsADirectoryError:

@@ -1,4 +1,7 @@
-"""`gradcheck init`: a starter spec, a custom layer beside it, and the spec's JSON Schema."""
+"""`gradcheck init`: a starter spec, a custom layer beside it, and the spec's JSON Schema.
+
+The spec is named `*.gradcheck.yaml`, so that `gradcheck run DIR` and the pytest plugin
+(`pytest DIR`) both find it."""
 from __future__ import annotations
 
 import json
@@ -6,8 +9,9 @@ from pathlib import Path
 
 STARTER_SPEC = """\
 # yaml-language-server: $schema=gradcheck-schema.json
-# A starter spec: `gradcheck run {spec}` checks it. Add your own layers below.
-name: starter
+# A starter spec: `gradcheck run {spec}` checks it, and so does pytest (any *.gradcheck.yaml
+# below the test paths is a test). Add your own layers below.
+name: example
 seed: 0
 input: [4, 3]            # 4 rows (data points) x 3 features
 layers:
@@ -46,19 +50,32 @@ class Swish:
 '''
 
 
+SPEC_FILE = "example.gradcheck.yaml"
+LAYER_FILE = "example_layers.py"
+SCHEMA_FILE = "gradcheck-schema.json"
+
+
+def starter_files(directory: Path) -> dict[Path, str]:
+    """What init writes, by path, the spec first; each of them must not exist yet."""
+    spec_path, layer_path = directory / SPEC_FILE, directory / LAYER_FILE
+    return {spec_path: STARTER_SPEC.format(spec=spec_path, layer_file=layer_path.name),
+            layer_path: STARTER_LAYER}
+
+
 def write_starter(directory: Path) -> list[Path]:
     """Write the starter files; FileExistsError (naming the file) rather than overwrite one."""
     from .schema import spec_schema
 
-    spec_path, layer_path = directory / "gradcheck.yaml", directory / "my_layers.py"
-    schema_path = directory / "gradcheck-schema.json"
-    for path in (spec_path, layer_path):
+    files = starter_files(directory)
+    for path in files:
         if path.exists():
             raise FileExistsError(str(path))
     directory.mkdir(parents=True, exist_ok=True)
-    layer_path.write_text(STARTER_LAYER, encoding="utf-8")
-    spec_path.write_text(STARTER_SPEC.format(spec=spec_path, layer_file=layer_path.name), encoding="utf-8")
-    written = [spec_path, layer_path]
+    for path, text in files.items():
+        with open(path, "x", encoding="utf-8") as handle:  # "x": never over a file made meanwhile
+            handle.write(text)
+    written = list(files)
+    schema_path = directory / SCHEMA_FILE
     if not schema_path.exists():  # an existing schema is the user's to keep
         schema_path.write_text(json.dumps(spec_schema(), indent=2) + "\n", encoding="utf-8")
         written.append(schema_path)
