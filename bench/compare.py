@@ -70,7 +70,7 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def run_part(part: str, spec: str, args) -> None:
+def answer_part(part: str, spec: str, args) -> None:
     """A method's own child process: its answer as one JSON line."""
     if part == "naive":
         from bench.naive import naive_part
@@ -85,7 +85,7 @@ def main(argv=None) -> None:
     args = parser().parse_args(argv)
     spec = str(Path(args.spec).resolve())
     if args.part:
-        run_part(args.part, spec, args)
+        answer_part(args.part, spec, args)
         return
     start = time.perf_counter()
     if not args.scaling_only:

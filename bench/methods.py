@@ -73,7 +73,7 @@ def time_gradcheck(spec_path: str, flag: list[str], run_kwargs: dict, env) -> Gr
     return GradcheckTimes(runs=runs, process=process, inproc=inproc, result=result, startup=startup)
 
 
-def run_part(part: str, spec_path: str, budget: float, env) -> dict:
+def start_part(part: str, spec_path: str, budget: float, env) -> dict:
     """`compare.py --part PART SPEC` as a fresh process; its answer is the last line of its output."""
     budget_flag = f"--{part}-budget"
     return run_child([sys.executable, str(COMPARE_SCRIPT), "--part", part, str(spec_path), budget_flag, str(budget)],
@@ -82,7 +82,7 @@ def run_part(part: str, spec_path: str, budget: float, env) -> dict:
 
 def run_naive(spec_path: str, budget: float, env) -> tuple[dict, dict | None]:
     """(the process, the loop's answer or None when it failed)."""
-    naive_run = run_part("naive", spec_path, budget, env)
+    naive_run = start_part("naive", spec_path, budget, env)
     naive = json.loads(last_line(naive_run["stdout"])) if naive_run["rc"] == 0 else None
     if naive is None:
         print(f"note: the naive loop failed: {naive_run['stderr'].strip()[-500:]}")
@@ -93,7 +93,7 @@ def run_torch(spec_path: str, budget: float, skip: bool, env) -> tuple[dict | No
     """(the process or None, torch's answer: its timings, or {"skipped": why})."""
     if skip:
         return None, {"skipped": "--no-torch"}
-    torch_run = run_part("torch", spec_path, budget, env)
+    torch_run = start_part("torch", spec_path, budget, env)
     if torch_run["rc"] != 0:
         return torch_run, {"skipped": f"the torch run failed: {torch_run['stderr'].strip()[-300:]}"}
     return torch_run, json.loads(last_line(torch_run["stdout"]))
