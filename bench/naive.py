@@ -1,0 +1,145 @@
+"""The naive loop: every scalar of X and of every parameter set to θ ± h in place, the whole
+forward run in plain numpy each time. Run in a child process (`compare.py --part naive SPEC`)."""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from bench.harness import best_seconds, load_network, tensors_of
+
+ELEMENTWISE = {
+    "tanh": np.tanh,
+    "relu": lambda x: np.maximum(x, 0.0),
+    "sigmoid": lambda x: 0.5 * (1.0 + np.tanh(0.5 * x)),
+}
+
+
+def plain_ops(net) -> list | None:
+    """Each layer as (W, b) or an elementwise function, holding the network's own parameter
+    arrays (so an in-place perturbation of a weight is seen); None for a layer not written here."""
+    ops = []
+    for entry in net.stack.entries:
+        if entry.type == "linear":
+            params = entry.params()
+            ops.append((params["W"], params.get("b")))
+        elif entry.type in ELEMENTWISE:
+            ops.append(ELEMENTWISE[entry.type])
+        else:
+            return None
+    return ops
+
+
+def plain_loss_of_output(loss):
+    from gradcheck_cli.model.losses import MSE, Dot
+    if isinstance(loss, MSE):
+        target = loss.target
+        return lambda y: float(np.mean((y - target) ** 2))
+    if isinstance(loss, Dot):
+        weights = loss.weights
+        return lambda y: float(np.sum(weights * y))
+    return None
+
+
+def plain_loss(net):
+    """L(X) written out in plain numpy, or None when the spec has a layer or loss not written here."""
+    ops, loss_of = plain_ops(net), plain_loss_of_output(net.loss)
+    if ops is None or loss_of is None:
+        return None
+
+    def loss(x):
+        for op in ops:
+            if isinstance(op, tuple):
+                W, b = op
+                x = x @ W if b is None else x @ W + b
+            else:
+                x = op(x)
+        return loss_of(x)
+
+    return loss
+
+
+def chosen_forward(net):
+    """(loss function of X, how it is described): plain numpy where written, else the network's own."""
+    loss = plain_loss(net)
+    if loss is not None:
+        return loss, "plain numpy forward"
+    return (lambda x: net.loss_from(0, x)), "net.loss_from(0, x)"
+
+
+def chosen_indices(tensors, per_forward: float, budget: float) -> tuple[list[np.ndarray], bool, float]:
+    """Every flat index of every tensor when two forwards per scalar fit in the budget, else a
+    random subset of the same fraction of each tensor: (indices per tensor, sampled, estimate)."""
+    total = sum(t.size for _, t in tensors)
+    estimate = 2 * total * per_forward
+    if estimate <= budget:
+        return [np.arange(t.size) for _, t in tensors], False, estimate
+    rng = np.random.default_rng(0)
+    fraction = budget / estimate
+    chosen = [np.sort(rng.choice(t.size, max(1, math.ceil(fraction * t.size)), replace=False))
+              for _, t in tensors]
+    return chosen, True, estimate
+
+
+def central_differences_in_place(loss, x, theta: np.ndarray, indices: np.ndarray, step: float) -> np.ndarray:
+    flat = theta.reshape(-1)           # a view: the network sees every change
+    assert np.shares_memory(flat, theta)
+    values = np.empty(len(indices))
+    for n, i in enumerate(indices.tolist()):
+        old = flat[i]
+        h = step * max(1.0, abs(float(old)))
+        flat[i] = old + h
+        up = loss(x)
+        flat[i] = old - h
+        down = loss(x)
+        flat[i] = old
+        values[n] = (up - down) / (2.0 * h)
+    return values
+
+
+def max_relative_error(net, numeric, chosen) -> float:
+    """The loop's derivatives against backpropagation: max |numeric - analytic| / max |analytic|
+    over the tensors (NaN when the tensors do not line up)."""
+    from gradcheck_cli.check.backprop import backprop
+    trace = backprop(net, net.x)
+    analytic = [trace.input_grads[0]]
+    for k, _ in enumerate(net.stack.entries):
+        analytic += list(trace.param_grads[k].values())
+    if len(analytic) != len(numeric):
+        return float("nan")
+    worst = 0.0
+    for a, n, indices in zip(analytic, numeric, chosen):
+        a = a.reshape(-1)[indices]
+        scale = max(float(np.max(np.abs(a), initial=0.0)), 1e-30)
+        worst = max(worst, float(np.max(np.abs(a - n), initial=0.0)) / scale)
+    return worst
+
+
+def naive_part(spec_path: str, budget: float) -> dict:
+    build_start = time.perf_counter()
+    _, net = load_network(spec_path)
+    build_seconds = time.perf_counter() - build_start
+    loss, forward = chosen_forward(net)
+    x = net.x
+    assert abs(loss(x) - net.loss_from(0, x)) <= 1e-12 * max(1.0, abs(net.loss_from(0, x)))
+    tensors = tensors_of(net)
+    step = float(np.finfo(net.dtype).eps) ** (1.0 / 3.0)
+
+    extra_start = time.perf_counter()   # the estimate is the benchmark's own work, not the loop's
+    per_forward = best_seconds(lambda: [loss(x) for _ in range(20)], 3) / 20
+    chosen, sampled, estimate = chosen_indices(tensors, per_forward, budget)
+    extra = time.perf_counter() - extra_start
+
+    start = time.perf_counter()
+    numeric = [central_differences_in_place(loss, x, theta, indices, step)
+               for (_, theta), indices in zip(tensors, chosen)]
+    loop_seconds = time.perf_counter() - start
+
+    extra_start = time.perf_counter()   # sanity, not timed
+    worst = max_relative_error(net, numeric, chosen)
+    extra += time.perf_counter() - extra_start
+    total, count = sum(t.size for _, t in tensors), sum(len(c) for c in chosen)
+    return {"loop_seconds": loop_seconds, "extra_seconds": extra, "seconds": loop_seconds * total / count,
+            "checked": count, "scalars": total, "sampled": sampled, "estimate": estimate, "forward": forward,
+            "build_seconds": build_seconds, "max_rel_error": worst}
