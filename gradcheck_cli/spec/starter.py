@@ -1,4 +1,5 @@
-"""`gradcheck init`: a starter spec, a custom layer beside it, and the spec's JSON Schema."""
+"""`gradcheck init`: a starter spec, a custom layer beside it (a class, or a function pair in
+the cs231n style), and the spec's JSON Schema."""
 from __future__ import annotations
 
 import json
@@ -46,8 +47,59 @@ class Swish:
 '''
 
 
-def write_starter(directory: Path) -> list[Path]:
-    """Write the starter files; FileExistsError (naming the file) rather than overwrite one."""
+FUNCTION_SPEC = """\
+# yaml-language-server: $schema=gradcheck-schema.json
+# A starter spec: `gradcheck run {spec}` checks it. Add your own layers below.
+# A function pair NAME_forward(x, ...) -> (out, cache) / NAME_backward(dout, cache) -> (dx, ...):
+#   params: the arrays after x, by shape, drawn from the seed (init: normal, zeros or ones; scale)
+#   args:   its other arguments, by name (a fresh copy at every call)
+name: starter
+seed: 0
+input: [4, 3]            # 4 rows (data points) x 3 features
+layers:
+  - {{type: ./{layer_file}:affine, params: {{w: [3, 5], b: {{shape: [5], init: zeros}}}}}}
+  - {{type: ./{layer_file}:leaky_relu, args: {{relu_param: {{slope: 0.1}}}}}}
+  - {{type: linear, out: 2}}
+loss: mse
+"""
+
+FUNCTION_LAYER = '''\
+"""Layers for gradcheck as function pairs, the cs231n style: NAME_forward returns (out, cache),
+NAME_backward(dout, cache) returns dx, then one gradient per array of params, in the forward's
+order."""
+import numpy as np
+
+
+def affine_forward(x, w, b):
+    """x: (N, D), w: (D, M), b: (M,) -> out: (N, M)."""
+    out = x @ w + b
+    return out, (x, w)
+
+
+def affine_backward(dout, cache):
+    """dout: (N, M) -> dx: (N, D), dw: (D, M), db: (M,)."""
+    x, w = cache
+    return dout @ w.T, x.T @ dout, dout.sum(axis=0)      # db: a sum over the batch rows
+
+
+def leaky_relu_forward(x, relu_param):
+    """x: (N, D) -> out: (N, D); relu_param: {"slope": s}, the slope below 0."""
+    slope = relu_param["slope"]
+    return np.where(x > 0, x, slope * x), (x, slope)
+
+
+def leaky_relu_backward(dout, cache):
+    """dout: (N, D) -> dx: (N, D) alone: the forward takes no arrays in params."""
+    x, slope = cache
+    return np.where(x > 0, dout, slope * dout)
+'''
+
+STYLES = {"class": (STARTER_SPEC, STARTER_LAYER), "function": (FUNCTION_SPEC, FUNCTION_LAYER)}
+
+
+def write_starter(directory: Path, style: str = "class") -> list[Path]:
+    """Write the starter files, the layer file in `style` (a key of STYLES); FileExistsError
+    (naming the file) rather than overwrite one."""
     from .schema import spec_schema
 
     spec_path, layer_path = directory / "gradcheck.yaml", directory / "my_layers.py"
@@ -56,8 +108,9 @@ def write_starter(directory: Path) -> list[Path]:
         if path.exists():
             raise FileExistsError(str(path))
     directory.mkdir(parents=True, exist_ok=True)
-    layer_path.write_text(STARTER_LAYER, encoding="utf-8")
-    spec_path.write_text(STARTER_SPEC.format(spec=spec_path, layer_file=layer_path.name), encoding="utf-8")
+    spec_text, layer_text = STYLES[style]
+    layer_path.write_text(layer_text, encoding="utf-8")
+    spec_path.write_text(spec_text.format(spec=spec_path, layer_file=layer_path.name), encoding="utf-8")
     written = [spec_path, layer_path]
     if not schema_path.exists():  # an existing schema is the user's to keep
         schema_path.write_text(json.dumps(spec_schema(), indent=2) + "\n", encoding="utf-8")
