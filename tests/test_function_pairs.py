@@ -287,6 +287,15 @@ MISBEHAVING = '''
         return dout @ w.T, x.T @ dout, None
 
 
+    def kept_forward(x, gamma):
+        return x * gamma, (x, gamma)
+
+
+    def kept_backward(dout, cache):
+        x, gamma = cache
+        return dout * gamma, np.sum(dout * x, axis=0, keepdims=True)
+
+
     def bare_forward(x, w):
         return x * w, (x, w)
 
@@ -317,6 +326,9 @@ MISBEHAVING = '''
      "short_backward returned 2 values, expected 3: dx, then the gradients of w, b, in the forward's order"),
     ("{type: ./bad.py:flipped, params: {w: [3, 2], b: [2]}}",
      "flipped_backward returned the gradient of w (value 2 of 3) with shape (2, 3), expected (3, 2), the shape of w"),
+    ("{type: ./bad.py:kept, params: {gamma: [3]}}",
+     "kept_backward returned the gradient of gamma (value 2 of 2) with shape (1, 3), expected (3,), the shape of "
+     "gamma (only axes of length 1 differ: return it in the shape of gamma)"),
     ("{type: ./bad.py:nobias, params: {w: [3, 2], b: [2]}}",
      "nobias_backward returned None as the gradient of b (value 3 of 3)"),
     ("{type: ./bad.py:bare, params: {w: [3]}}",

@@ -78,7 +78,7 @@ def test_modules_found_through_the_python_path_are_kept(tmp_path, monkeypatch, w
     ("import numpy as np\n\n\ndef f(x)\n    return x\n",
      "./layers.py:4: importing failed: SyntaxError: expected ':'"),
     ("from broken_helper import VALUE\n",
-     "./layers.py:1: importing failed: ZeroDivisionError: division by zero"),
+     "./layers.py:1: importing failed: ZeroDivisionError: division by zero (raised at broken_helper.py:1)"),
     ("import sys\n\nsys.exit('not a module')\n",
      "./layers.py:3: importing failed: SystemExit: not a module"),
 ])
@@ -101,3 +101,36 @@ def test_an_import_error_in_a_module_reference_names_the_line(tmp_path, monkeypa
     assert result.exit_code == 2
     assert report["specs"][0]["error"].startswith(
         "spec.yaml:3: layers[0]: importing modpkg_xyz.layers failed at modpkg_xyz/layers.py:3: ValueError: matmul")
+
+
+def test_two_repositories_with_a_namespace_package_of_the_same_name(tmp_path, monkeypatch, write_file, run_json):
+    """Two students' cs231n folders, one without __init__.py, checked in one run: the second
+    one's `from cs231n.fast_layers import *` is its own fast_layers, not the first one's (which
+    needs a module this machine lacks)."""
+    write_file("bob/cs231n/__init__.py", "")
+    for student, fast in (("alice", "import no_such_module_xyz\n"), ("bob", "TWO = 2.0\n")):
+        write_file(f"{student}/cs231n/fast_layers.py", fast)
+        write_file(f"{student}/cs231n/layer_utils.py",
+                   "from cs231n.fast_layers import *\n\nFACTOR = 2.0\n" + SCALE_PAIR)
+        write_file(f"specs/{student}.yaml",
+                   f"input: [4, 3]\nlayers:\n  - {{type: ../{student}/cs231n/layer_utils.py:scale}}\n")
+    monkeypatch.chdir(tmp_path)
+    _, report = run_json("specs/alice.yaml", "specs/bob.yaml")
+    alice, bob = report["specs"]
+    assert alice["error"] == ("specs/alice.yaml:3: layers[0]: ../alice/cs231n/layer_utils.py:1: importing failed: "
+                              "ModuleNotFoundError: No module named 'no_such_module_xyz' "
+                              "(raised at alice/cs231n/fast_layers.py:1)")
+    assert bob["outcome"] == "passed", bob["error"]
+
+
+def test_what_a_layer_file_prints_on_import_stays_out_of_the_json_on_standard_output(
+        tmp_path, monkeypatch, write_file, write_spec, invoke):
+    """cs231n's fast_layers.py prints a hint when its Cython extension is not compiled."""
+    import json
+    monkeypatch.chdir(tmp_path)
+    write_file("layers.py", "print('You will need to compile a Cython extension')\nFACTOR = 2.0\n" + SCALE_PAIR)
+    write_spec("input: [4, 3]\nlayers:\n  - {type: ./layers.py:scale}\n")
+    result = invoke("run", "spec.yaml", "--json", "-")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["passed"] is True
+    assert "You will need to compile a Cython extension" in result.stderr

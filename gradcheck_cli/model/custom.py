@@ -1,8 +1,9 @@
 """Custom layers: `package.module:Name` or `path/to/file.py:Name`, the path relative to the spec
 file, naming a class or a function pair (functions.py). While a layer module loads, the spec's
-folder, the layer file's folder (and, for a file inside a package, the folder above the
-package) and the current folder are on the import path, so a layer file imports its neighbours
-and its own package the way it does in its repository."""
+folder and the layer file's folder come first on the import path (its neighbours), and the
+folder above its package (above its folder, for a namespace package such as a cs231n folder
+without __init__.py) and the current folder come last: a layer file imports its neighbours and
+its own package the way it does in its repository."""
 from __future__ import annotations
 
 import importlib
@@ -20,26 +21,32 @@ CUSTOM_PREFIX = "gradcheck_custom_"
 
 
 @contextmanager
-def _on_import_path(folders: list[Path]):
-    """`folders` on the import path while layers load. Modules found through them are forgotten
-    afterwards (the layers keep them), so that another folder's neighbour of the same name
-    (helpers.py) is its own module, not this one. Modules found through the rest of the path
-    (numpy, a virtual environment inside the current folder) and gradcheck's own stay."""
-    entries = list(dict.fromkeys(str(folder) for folder in folders))
+def _on_import_path(first: list[Path], last: list[Path]):
+    """`first` before the import path and `last` after it while layers load (what the layer's
+    own folders hold wins; the folders above only supply what nothing else does). Modules found
+    through them are forgotten afterwards (the layers keep them), so that another folder's
+    neighbour of the same name (helpers.py) is its own module, not this one. Modules found
+    through the rest of the path (numpy, a virtual environment inside the current folder) and
+    gradcheck's own stay."""
+    folders = [*first, *last]
     before = set(sys.modules)
     others = [Path(entry or ".").resolve() for entry in sys.path]
-    sys.path[:0] = entries
+    sys.path[:0] = [str(folder) for folder in first]
+    sys.path.extend(str(folder) for folder in last)
     try:
         yield
     finally:
-        for entry in entries:
-            try:
+        for entry in map(str, first):       # the first occurrence: the one put first
+            if entry in sys.path:
                 sys.path.remove(entry)
-            except ValueError:
-                pass
+        for entry in map(str, last):        # the last occurrence: the one put last
+            if entry in sys.path:
+                del sys.path[len(sys.path) - 1 - sys.path[::-1].index(entry)]
         for name in set(sys.modules) - before:
-            file = getattr(sys.modules[name], "__file__", None)
-            if file and not _keeps(name) and _found_through(Path(file).resolve(), folders, others):
+            module = sys.modules[name]
+            # a namespace package (a cs231n folder without __init__.py) has no file, only its folders
+            files = [module.__file__] if getattr(module, "__file__", None) else list(getattr(module, "__path__", []))
+            if not _keeps(name) and any(_found_through(Path(file).resolve(), folders, others) for file in files):
                 del sys.modules[name]
 
 
@@ -73,12 +80,13 @@ def load_target(type_name: str, spec_file: Path, fail) -> type | FunctionPair:
     its line."""
     module_name, _, name = type_name.rpartition(":")
     folder = spec_file.resolve().parent
-    folders = [folder]
+    first, last = [folder], [Path.cwd().resolve()]
     if _is_file_reference(module_name):
         path = (folder / module_name).resolve()
-        folders += [path.parent, _package_of(path)[0]]
-    folders.append(Path.cwd().resolve())
-    with _on_import_path(folders):
+        root, package = _package_of(path)
+        first.append(path.parent)
+        last.insert(0, root if package else path.parent.parent)
+    with _on_import_path(first, last):
         if _is_file_reference(module_name):
             module = _load_file(path, module_name, fail)
         else:
@@ -101,15 +109,30 @@ def _shown(file: str) -> str:
         return file
 
 
-def _deepest_line(exc: BaseException) -> str:
-    """` at helpers.py:3`: the innermost frame of the user's code (not importlib's) that raised."""
-    found, tb = "", exc.__traceback__
+def _library_folders() -> list[Path]:
+    import sysconfig
+    paths = sysconfig.get_paths()
+    return [Path(paths[key]).resolve() for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths]
+
+
+def _deepest_user_frame(exc: BaseException) -> tuple[str, int] | None:
+    """(file, line) of the innermost frame of the user's code that raised: not importlib's, nor
+    the standard library's or an installed package's."""
+    found, tb, libraries = None, exc.__traceback__, _library_folders()
     while tb is not None:
         file = tb.tb_frame.f_code.co_filename
-        if not file.startswith("<") and "importlib" not in Path(file).parts:
-            found = f" at {_shown(file)}:{tb.tb_lineno}"
+        if not file.startswith("<"):
+            where = Path(file).resolve()
+            if not any(where.is_relative_to(library) for library in libraries):
+                found = (file, tb.tb_lineno)
         tb = tb.tb_next
     return found
+
+
+def _deepest_line(exc: BaseException) -> str:
+    """` at helpers.py:3`, where the user's code raised, or nothing."""
+    frame = _deepest_user_frame(exc)
+    return f" at {_shown(frame[0])}:{frame[1]}" if frame else ""
 
 
 def _line_in(exc: BaseException, path: Path) -> int | None:
@@ -129,7 +152,9 @@ def _import_failure(exc: BaseException, path: Path, shown: str) -> str:
     line = _line_in(exc, path)
     if line is None:
         return f"importing {shown} failed: {one_line(exc)}"
-    return f"{shown}:{line}: importing failed: {one_line(exc)}"
+    deepest = _deepest_user_frame(exc)
+    further = f" (raised at {_shown(deepest[0])}:{deepest[1]})" if deepest and Path(deepest[0]) != path else ""
+    return f"{shown}:{line}: importing failed: {one_line(exc)}{further}"
 
 
 def _load_file(path: Path, shown: str, fail):

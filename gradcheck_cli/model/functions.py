@@ -225,9 +225,13 @@ class FunctionLayer:
             if grad is None:
                 raise self._fail(f"{backward} returned None as the gradient of {name} ({value})")
             grad = np.asarray(grad)
-            if grad.shape != self.params[name].shape:
+            shape = self.params[name].shape
+            if grad.shape != shape:
+                # cs231n's notebooks compare with broadcasting, so a dgamma of shape (1, D) goes unnoticed there
+                hint = (f" (only axes of length 1 differ: return it in the shape of {name})"
+                        if np.squeeze(grad).shape == np.squeeze(self.params[name]).shape else "")
                 raise self._fail(f"{backward} returned the gradient of {name} ({value}) with shape {grad.shape}, "
-                                 f"expected {self.params[name].shape}, the shape of {name}")
+                                 f"expected {shape}, the shape of {name}{hint}")
             grads[name] = grad
         self.grads = grads
         return result[0]
