@@ -97,3 +97,18 @@ def test_schema_describes_params_and_args():
                  if form.get("type") == "object" and "pattern" in form.get("properties", {}).get("type", {})]
     assert "function pairs" in custom["properties"]["params"]["description"]
     assert "fresh copy" in custom["properties"]["args"]["description"]
+
+
+def test_the_readme_example_of_function_pairs_passes(tmp_path):
+    """The README's layers.py and spec.yaml, as written there."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Layers as you write them — function pairs", 1)[1].split("\n## ", 1)[0]
+    python = section.split("```python\n", 1)[1].split("```", 1)[0]
+    spec = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "layers.py").write_text(python, encoding="utf-8")
+    (tmp_path / "spec.yaml").write_text(spec, encoding="utf-8")
+    _, report = run_report(tmp_path, tmp_path / "spec.yaml")
+    (checked,) = report["specs"]
+    assert checked["outcome"] == "passed", checked["error"]
+    assert [(c["layer"], c["tensor"]) for c in checked["checks"]][:6] == [
+        (0, "input"), (0, "w"), (0, "b"), (1, "input"), (1, "gamma"), (1, "beta")]

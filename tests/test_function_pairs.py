@@ -30,6 +30,7 @@ CORRECT = {
     "conv.yaml": [(0, "input"), (0, "w"), (0, "b")],
     "max_pool.yaml": [(0, "input")],
     "batchnorm.yaml": [(0, "input"), (0, "gamma"), (0, "beta")],
+    "batchnorm_float32.yaml": [(0, "input"), (0, "gamma"), (0, "beta")],
     "dropout.yaml": [(0, "input")],
     "rnn_step.yaml": [(0, "input"), (0, "prev_h"), (0, "Wx"), (0, "Wh"), (0, "b")],
     "conv_net.yaml": [(0, "input"), (0, "w"), (0, "b"), (1, "input"), (2, "input"), (3, "input"), (3, "w"),
@@ -176,6 +177,9 @@ def test_a_pair_is_named_by_its_stem_or_by_its_forward(pairs, write_spec, run_js
      "(looked for lonely_backward, the backward of lonely_forward)"),
     ("./pairs.py:scale_backward",
      "./pairs.py:scale_backward is a backward; name the pair by its forward or its stem, like ./pairs.py:scale"),
+    ("./pairs.py:helper",
+     "./pairs.py:helper is a function, neither a class nor a function pair (looked for helper_forward and "
+     "helper_backward)"),
     ("./pairs.py:scal",
      "./pairs.py has no class or function pair 'scal' (did you mean 'scale'?); it defines classes: Scale; "
      "function pairs: scale, square_forward_naive, Scale"),

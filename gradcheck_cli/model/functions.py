@@ -69,6 +69,9 @@ def find_target(module, shown: str, name: str, fail):
             raise fail(f"{shown} has no class {name!r}{hint}{listed}")
         listed = (f"classes: {', '.join(classes)}; " if classes else "") + f"function pairs: {', '.join(pairs)}"
         raise fail(f"{shown} has no class or function pair {name!r}{hint}; it defines {listed}")
+    if inspect.isfunction(value):
+        raise fail(f"{shown}:{name} is a function, neither a class nor a function pair (looked for {forward_name} "
+                   f"and {backward_name})")
     if not callable(value):
         raise fail(f"{shown}:{name} is not a class")
     return value
