@@ -469,3 +469,21 @@ def test_params_given_as_arrays_are_copied_and_cast_to_the_spec_dtype(tmp_path, 
     assert np.array_equal(params["w"], w) and np.array_equal(params["b"], b)
     params["b"][0] = 7.0
     assert b[0] == 0.5
+
+
+def test_a_forward_with_positional_only_and_keyword_only_arguments(tmp_path, monkeypatch, write_file, write_spec,
+                                                                   run_json):
+    monkeypatch.chdir(tmp_path)
+    write_file("kinds.py", '''
+        def scale_forward(x, w, /, *, power, shift=0.0):
+            return x * w ** power + shift, (x, w, power)
+
+
+        def scale_backward(dout, cache):
+            x, w, power = cache
+            return dout * w ** power, (dout * x * power * w ** (power - 1)).sum(axis=0)
+        ''')
+    _, spec = run_one(run_json, write_spec, "{type: ./kinds.py:scale, params: {w: {shape: [3], init: ones}}, "
+                                            "args: {power: 3}}")
+    assert spec["outcome"] == "passed", spec["error"]
+    assert [c["tensor"] for c in spec["checks"]] == ["input", "w"]

@@ -107,7 +107,8 @@ def function_layer(pair: FunctionPair, declared: dict, fail, label: str = "0", o
     """A contract layer (forward, backward, params, grads, build) around `pair`; `declared`
     holds the entry's `params` and `args`; `label` is its place in the stack ("2", "2.0");
     `options` the entry's other keys, which a function pair has no constructor to take."""
-    for key in [*(options or {}), *(key for key in declared if key not in ("params", "args"))]:
+    unknown = [*(options or {}), *(key for key in declared if key not in ("params", "args"))]
+    for key in unknown[:1]:
         raise fail(f"unknown key {key!r}{did_you_mean(str(key), ['params', 'args'])} for the function pair "
                    f"{pair.name}; it takes params (the arrays after x, by shape) and args (its other arguments)")
     params, args = declared.get("params") or {}, declared.get("args") or {}
@@ -186,12 +187,12 @@ class FunctionLayer:
             if "value" in draw:  # given as an array (the Python API): a copy, which the checker may perturb
                 value = np.array(draw["value"], copy=True)
                 self.params[name] = value if np.issubdtype(value.dtype, np.floating) else value.astype(float)
-            elif draw["init"] == "zeros":
+            elif draw.get("init", "normal") == "zeros":
                 self.params[name] = np.zeros(draw["shape"])
-            elif draw["init"] == "ones":
+            elif draw.get("init", "normal") == "ones":
                 self.params[name] = np.ones(draw["shape"])
             else:
-                self.params[name] = draw["scale"] * rng.standard_normal(draw["shape"])
+                self.params[name] = draw.get("scale", 1.0) * rng.standard_normal(draw["shape"])
 
     def forward(self, x):
         values = copy.deepcopy(self._args)  # what forward writes into them stays with this call
