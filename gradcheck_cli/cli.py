@@ -265,12 +265,16 @@ def jacobian(
 @app.command()
 def init(
     directory: Path = typer.Argument(Path("."), help="Where to write the starter files."),
+    style: str = typer.Option("class", "--style", metavar="function|class",
+                              help="The layer file's style: a class, or function pairs (cs231n)."),
 ) -> None:
     """Write a starter spec and a custom layer file that pass. Never overwrites a file."""
-    from .spec.starter import write_starter
+    from .spec.starter import STYLES, write_starter
 
+    if style not in STYLES:
+        raise typer.BadParameter(f"expected function or class, got {style!r}", param_hint="--style")
     try:
-        written = write_starter(directory)
+        written = write_starter(directory, style)
     except FileExistsError as exc:
         _fail(f"{exc}: already exists; gradcheck init never overwrites files")
     except OSError as exc:

@@ -23,9 +23,9 @@ def custom_layer(layer_spec: LayerSpec, spec_file: Path, label: str, fail):
     """The layer `layer_spec` names, ready for build; `fail(message)` makes the SpecError at its line."""
     target = layer_spec.target
     if target is None:
-        target = custom.load_class(layer_spec.type, spec_file, fail)
+        target = custom.load_target(layer_spec.type, spec_file, fail)
     if isinstance(target, FunctionPair):
-        return function_layer(target, layer_spec.declared, fail)
+        return function_layer(target, layer_spec.declared, fail, label, layer_spec.options)
     if isinstance(target, type) or not hasattr(target, "forward"):
         custom.check_options(target, layer_spec.type, layer_spec.options, fail)
         try:

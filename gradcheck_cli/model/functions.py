@@ -1,9 +1,19 @@
 """Function pairs, the cs231n style: `NAME_forward(x, w, b) -> (out, cache)` and
-`NAME_backward(dout, cache) -> (dx, dw, db)`, made into a layer the checker can drive."""
+`NAME_backward(dout, cache) -> (dx, dw, db)`, made into a layer the checker can drive.
+
+The arrays after x in the forward's signature are the layer's parameters (the spec's `params`,
+drawn from the seed); its other arguments come from the spec's `args`, a fresh copy at every
+call, so a forward that writes into them (cs231n's batch norm keeps its running means in
+bn_param) cannot change the next call."""
 from __future__ import annotations
 
+import copy
+import inspect
 from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import LayerError, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -15,7 +25,227 @@ class FunctionPair:
     backward: Callable
 
 
-def function_layer(pair: FunctionPair, declared: dict, fail):
+def pair_names(name: str) -> tuple[str, str]:
+    """The forward and the backward a name stands for: `affine` -> affine_forward, affine_backward;
+    a forward's own name pairs with its 'forward' made 'backward' (conv_forward_naive ->
+    conv_backward_naive)."""
+    if "forward" in name:
+        at = name.rindex("forward")
+        return name, f"{name[:at]}backward{name[at + len('forward'):]}"
+    return f"{name}_forward", f"{name}_backward"
+
+
+def _is_function(value: Any) -> bool:
+    return callable(value) and not inspect.isclass(value)
+
+
+def find_target(module, shown: str, name: str, fail):
+    """The class or the function pair `shown:name` names in `module` (or a callable that makes a
+    layer); `fail(message)` makes the SpecError at the spec's line."""
+    value = getattr(module, name, None)
+    forward_name, backward_name = pair_names(name)
+    forward = value if forward_name == name else getattr(module, forward_name, None)
+    if inspect.isclass(value):
+        if forward is not value and _is_function(forward) and _is_function(getattr(module, backward_name, None)):
+            raise fail(f"{shown}:{name} names both the class {name} ({where(value)}) and the function pair "
+                       f"{forward_name}/{backward_name} ({where(forward)}); which one? Write "
+                       f"{shown}:{forward_name} for the pair, or rename one of them")
+        return value
+    if _is_function(forward):
+        backward = getattr(module, backward_name, None)
+        if not _is_function(backward):
+            found = f"; {backward_name} is {type(backward).__name__}" if backward is not None else ""
+            raise fail(f"{shown} defines {forward_name} ({where(forward)}) but no {backward_name}{found}: a function "
+                       f"pair needs both (looked for {backward_name}, the backward of {forward_name})")
+        return FunctionPair(f"{shown}:{name}", forward, backward)
+    if "backward" in name and _is_function(value):
+        stem = name.replace("_backward", "").replace("backward", "forward")
+        raise fail(f"{shown}:{name} is a backward; name the pair by its forward or its stem, like {shown}:{stem}")
+    if value is None:
+        classes, pairs = _defined(module)
+        hint = did_you_mean(name, classes + pairs)
+        if not pairs:
+            listed = f"; it defines: {', '.join(classes)}" if classes else ""
+            raise fail(f"{shown} has no class {name!r}{hint}{listed}")
+        listed = (f"classes: {', '.join(classes)}; " if classes else "") + f"function pairs: {', '.join(pairs)}"
+        raise fail(f"{shown} has no class or function pair {name!r}{hint}; it defines {listed}")
+    if inspect.isfunction(value):
+        raise fail(f"{shown}:{name} is a function, neither a class nor a function pair (looked for {forward_name} "
+                   f"and {backward_name})")
+    if not callable(value):
+        raise fail(f"{shown}:{name} is not a class")
+    return value
+
+
+def _defined(module) -> tuple[list[str], list[str]]:
+    """The classes and the function pairs (by the name a spec would use) `module` defines."""
+    classes, pairs = [], []
+    for key, value in vars(module).items():
+        if getattr(value, "__module__", None) != module.__name__:
+            continue
+        if inspect.isclass(value):
+            classes.append(key)
+        elif _is_function(value) and "forward" in key and _is_function(getattr(module, pair_names(key)[1], None)):
+            pairs.append(key[:-len("_forward")] if key.endswith("_forward") else key)
+    return classes, pairs
+
+
+def where(function) -> str:
+    """`layers.py:12`: where a function (or class) is defined, relative to the current folder."""
+    try:
+        file, line = inspect.getsourcefile(function), inspect.getsourcelines(function)[1]
+    except (TypeError, OSError):
+        return getattr(function, "__module__", None) or "?"
+    try:
+        file = str(Path(file).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        pass
+    return f"{file}:{line}"
+
+
+def function_layer(pair: FunctionPair, declared: dict, fail, label: str = "0", options: dict | None = None):
     """A contract layer (forward, backward, params, grads, build) around `pair`; `declared`
-    holds the entry's `params` and `args`."""
-    raise fail(f"{pair.name}: function pairs are not supported yet")
+    holds the entry's `params` and `args`; `label` is its place in the stack ("2", "2.0");
+    `options` the entry's other keys, which a function pair has no constructor to take."""
+    unknown = [*(options or {}), *(key for key in declared if key not in ("params", "args"))]
+    for key in unknown[:1]:
+        raise fail(f"unknown key {key!r}{did_you_mean(str(key), ['params', 'args'])} for the function pair "
+                   f"{pair.name}; it takes params (the arrays after x, by shape) and args (its other arguments)")
+    params, args = declared.get("params") or {}, declared.get("args") or {}
+    order, positional = _plan_call(pair, params, args, fail)
+    return FunctionLayer(pair, f"{label} ({pair.name})", int(label.split(".")[0]),
+                         {name: params[name] for name in order}, args, positional)
+
+
+def _plan_call(pair: FunctionPair, params: dict, args: dict, fail) -> tuple[list[str], list[str]]:
+    """(the arrays in the forward's order, the names given by position) for calling
+    forward(x, ...) with `params` and `args`; a spec error for what does not fit its signature."""
+    forward = pair.forward
+    shown = f"{getattr(forward, '__name__', 'forward')} ({where(forward)})"
+    try:
+        parameters = list(inspect.signature(forward).parameters.values())
+    except (TypeError, ValueError):  # no signature to read (a builtin): given by keyword, as written
+        return list(params), []
+    given_first = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                   inspect.Parameter.VAR_POSITIONAL)
+    if not parameters or parameters[0].kind not in given_first:
+        raise fail(f"{shown} must take the layer's input x as its first argument")
+    x, rest = parameters[0], parameters[1:]
+    named = [p for p in rest if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    takes = [p.name for p in named]
+    any_keyword = any(p.kind == p.VAR_KEYWORD for p in rest)
+    for key, given in (("params", params), ("args", args)):
+        for name in given:
+            if name == x.name:
+                raise fail(f"{key}: {name!r} is the first argument of {shown}, the layer's input, which the stack "
+                           "gives (the spec's input or the previous layer's output)")
+            if name not in takes and not any_keyword:
+                listed = f"it takes {', '.join([x.name, *takes])}"
+                raise fail(f"{key}: {shown} takes no argument {name!r}{_hint(name, takes)}; {listed}")
+    for name in params:
+        if name in args:
+            raise fail(f"{name!r} is in both params and args; an array of parameters goes in params, "
+                       "any other argument in args")
+    for p in named:
+        if p.name not in params and p.name not in args and p.default is p.empty:
+            raise fail(f"{shown} takes {p.name!r}, which is neither in params nor in args: give the shape of an "
+                       f"array of parameters, params: {{{p.name}: [...]}}, or any other value, args: {{{p.name}: ...}}")
+    order = [name for name in takes if name in params] + [name for name in params if name not in takes]
+    positional = []
+    for p in named:
+        if p.kind != p.POSITIONAL_ONLY or (p.name not in params and p.name not in args):
+            break
+        positional.append(p.name)
+    later = [p.name for p in named[len(positional):]
+             if p.kind == p.POSITIONAL_ONLY and (p.name in params or p.name in args)]
+    if later:
+        raise fail(f"{shown}: {later[0]!r} is positional-only, and the argument before it is not given")
+    return order, positional
+
+
+class FunctionLayer:
+    """A function pair under the checker's contract. Its parameters are the arrays `params` holds
+    (the checker perturbs them in place; each call passes the dict's current arrays); backward
+    fills `grads` from what the pair's backward returns. Slots: every array it holds is declared,
+    nothing to discover among its attributes."""
+
+    __slots__ = ("pair", "name", "index", "params", "grads", "_draws", "_args", "_positional", "_cache")
+
+    def __init__(self, pair: FunctionPair, name: str, index: int, draws: dict, args: dict, positional: list[str]):
+        self.pair, self.name, self.index = pair, name, index
+        self.params: dict = {}
+        self.grads: dict = {}
+        self._draws, self._args, self._positional, self._cache = draws, args, positional, None
+
+    def _fail(self, message: str) -> LayerError:
+        return LayerError(self.name, message, index=self.index)
+
+    def build(self, input_shape, rng) -> None:
+        """Every array of `params`, in the forward's order: given, or drawn from the seed."""
+        import numpy as np
+        for name, draw in self._draws.items():
+            if "value" in draw:  # given as an array (the Python API): a copy, which the checker may perturb
+                value = np.array(draw["value"], copy=True)
+                self.params[name] = value if np.issubdtype(value.dtype, np.floating) else value.astype(float)
+            elif draw.get("init", "normal") == "zeros":
+                self.params[name] = np.zeros(draw["shape"])
+            elif draw.get("init", "normal") == "ones":
+                self.params[name] = np.ones(draw["shape"])
+            else:
+                self.params[name] = draw.get("scale", 1.0) * rng.standard_normal(draw["shape"])
+
+    def forward(self, x):
+        values = copy.deepcopy(self._args)  # what forward writes into them stays with this call
+        values.update((name, self.params[name]) for name in self._draws)
+        leading = [values.pop(name) for name in self._positional]
+        result = self.pair.forward(x, *leading, **values)
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            got = f"{len(result)} values" if isinstance(result, (tuple, list)) else type(result).__name__
+            raise self._fail(f"{_name(self.pair.forward)} returned {got}, expected a tuple (out, cache)")
+        out, self._cache = result
+        return out
+
+    def backward(self, grad_out):
+        result = self.pair.backward(grad_out, self._cache)
+        names, backward = list(self._draws), _name(self.pair.backward)
+        expected = "dx, then the gradients of " + ", ".join(names) + ", in the forward's order" if names else ""
+        if not names:
+            if isinstance(result, (tuple, list)):
+                if len(result) != 1:
+                    raise self._fail(f"{backward} returned {len(result)} values, expected dx alone "
+                                     f"({_name(self.pair.forward)} takes no arrays in params)")
+                result = result[0]
+            self.grads = {}
+            return result
+        if not isinstance(result, (tuple, list)):
+            raise self._fail(f"{backward} returned {type(result).__name__}, expected a tuple of {len(names) + 1}: "
+                             f"{expected}")
+        if len(result) != len(names) + 1:
+            raise self._fail(f"{backward} returned {len(result)} values, expected {len(names) + 1}: {expected}")
+        import numpy as np
+        grads = {}
+        for position, (name, grad) in enumerate(zip(names, result[1:]), start=2):
+            value = f"value {position} of {len(result)}"
+            if grad is None:
+                raise self._fail(f"{backward} returned None as the gradient of {name} ({value})")
+            grad = np.asarray(grad)
+            shape = self.params[name].shape
+            if grad.shape != shape:
+                # cs231n's notebooks compare with broadcasting, so a dgamma of shape (1, D) goes unnoticed there
+                hint = (f" (only axes of length 1 differ: return it in the shape of {name})"
+                        if np.squeeze(grad).shape == np.squeeze(self.params[name]).shape else "")
+                raise self._fail(f"{backward} returned the gradient of {name} ({value}) with shape {grad.shape}, "
+                                 f"expected {shape}, the shape of {name}{hint}")
+            grads[name] = grad
+        self.grads = grads
+        return result[0]
+
+
+def _hint(name: str, known: list[str]) -> str:
+    """did_you_mean, where a difference of case counts as close (W for w)."""
+    same = [k for k in known if k.lower() == name.lower()]
+    return f" (did you mean {same[0]!r}?)" if same else did_you_mean(name, known)
+
+
+def _name(function) -> str:
+    return getattr(function, "__name__", "the function")

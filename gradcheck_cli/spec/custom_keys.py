@@ -19,8 +19,10 @@ RESERVED = {
     "methods": Option("methods", None, doc="{forward: NAME, backward: NAME} when they are named otherwise"),
     "call": Option("mapping", None, doc="keyword arguments given to forward at every call, {training: true}"),
     "init": Option("mapping", None, doc="constructor arguments, for one that takes a reserved name"),
-    "params": Option("param_shapes", None, doc="function pairs: the arrays after x, name -> shape"),
-    "args": Option("mapping", None, doc="function pairs: the other arguments of forward, by name"),
+    "params": Option("param_shapes", None, doc="function pairs: the arrays after x in forward's signature, "
+                     "name -> shape or {shape, init: normal|zeros|ones, scale}, drawn from the seed"),
+    "args": Option("mapping", None, doc="function pairs: forward's other arguments by name (config dicts, "
+                   "integers); a fresh copy at every call"),
 }
 PARAM_INITS = ("normal", "zeros", "ones")
 

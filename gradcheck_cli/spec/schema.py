@@ -5,6 +5,7 @@ from __future__ import annotations
 from .options import CHECKERS, Option
 from ..model.registry import LAYERS, LOSSES, Builtin
 from .load import MAX_DIMS, TOLERANCE, TOP_LEVEL
+from .custom_keys import MAX_PARAM_DIMS, PARAM_INITS, RESERVED
 
 CUSTOM_PATTERN = r"^[^:\s][^:]*:[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -72,11 +73,24 @@ def _names_schema(table) -> list[dict]:
     return forms
 
 
+def _function_pair_keys() -> dict:
+    """`params` and `args` of a custom entry naming a function pair (custom_keys.RESERVED)."""
+    shape = {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1, "maxItems": MAX_PARAM_DIMS}
+    drawn = {"type": "object", "properties": {"shape": shape, "init": {"enum": list(PARAM_INITS), "default": "normal"},
+                                              "scale": _option(Option("positive_number", 1.0))},
+             "required": ["shape"], "additionalProperties": False}
+    names = {"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
+    return {"params": {"type": "object", "propertyNames": names, "additionalProperties": {"anyOf": [shape, drawn]},
+                       "description": RESERVED["params"].doc},
+            "args": {"type": "object", "propertyNames": names, "description": RESERVED["args"].doc}}
+
+
 def spec_schema() -> dict:
     custom = {
         "type": "object",
         "properties": {"type": {"type": "string", "pattern": CUSTOM_PATTERN,
-                                "description": "a custom layer: package.module:Class or path/to/file.py:Class"}},
+                                "description": "a custom layer: package.module:Class or path/to/file.py:Class"},
+                       **_function_pair_keys()},
         "required": ["type"],
         "additionalProperties": True,
         "description": "a custom layer; its other keys go to the constructor",

@@ -1,4 +1,5 @@
-"""`gradcheck init`: a starter spec, a custom layer beside it, and the spec's JSON Schema.
+"""`gradcheck init`: a starter spec, a custom layer beside it (a class, or a function pair in
+the cs231n style), and the spec's JSON Schema.
 
 The spec is named `*.gradcheck.yaml`, so that `gradcheck run DIR` and the pytest plugin
 (`pytest DIR`) both find it."""
@@ -50,23 +51,74 @@ class Swish:
 '''
 
 
+FUNCTION_SPEC = """\
+# yaml-language-server: $schema=gradcheck-schema.json
+# A starter spec: `gradcheck run {spec}` checks it. Add your own layers below.
+# A function pair NAME_forward(x, ...) -> (out, cache) / NAME_backward(dout, cache) -> (dx, ...):
+#   params: the arrays after x, by shape, drawn from the seed (init: normal, zeros or ones; scale)
+#   args:   its other arguments, by name (a fresh copy at every call)
+name: starter
+seed: 0
+input: [4, 3]            # 4 rows (data points) x 3 features
+layers:
+  - {{type: ./{layer_file}:affine, params: {{w: [3, 5], b: {{shape: [5], init: zeros}}}}}}
+  - {{type: ./{layer_file}:leaky_relu, args: {{relu_param: {{slope: 0.1}}}}}}
+  - {{type: linear, out: 2}}
+loss: mse
+"""
+
+FUNCTION_LAYER = '''\
+"""Layers for gradcheck as function pairs, the cs231n style: NAME_forward returns (out, cache),
+NAME_backward(dout, cache) returns dx, then one gradient per array of params, in the forward's
+order."""
+import numpy as np
+
+
+def affine_forward(x, w, b):
+    """x: (N, D), w: (D, M), b: (M,) -> out: (N, M)."""
+    out = x @ w + b
+    return out, (x, w)
+
+
+def affine_backward(dout, cache):
+    """dout: (N, M) -> dx: (N, D), dw: (D, M), db: (M,)."""
+    x, w = cache
+    return dout @ w.T, x.T @ dout, dout.sum(axis=0)      # db: a sum over the batch rows
+
+
+def leaky_relu_forward(x, relu_param):
+    """x: (N, D) -> out: (N, D); relu_param: {"slope": s}, the slope below 0."""
+    slope = relu_param["slope"]
+    return np.where(x > 0, x, slope * x), (x, slope)
+
+
+def leaky_relu_backward(dout, cache):
+    """dout: (N, D) -> dx: (N, D) alone: the forward takes no arrays in params."""
+    x, slope = cache
+    return np.where(x > 0, dout, slope * dout)
+'''
+
+STYLES = {"class": (STARTER_SPEC, STARTER_LAYER), "function": (FUNCTION_SPEC, FUNCTION_LAYER)}
+
+
 SPEC_FILE = "example.gradcheck.yaml"
 LAYER_FILE = "example_layers.py"
 SCHEMA_FILE = "gradcheck-schema.json"
 
 
-def starter_files(directory: Path) -> dict[Path, str]:
-    """What init writes, by path, the spec first; each of them must not exist yet."""
+def starter_files(directory: Path, style: str = "class") -> dict[Path, str]:
+    """What init writes, by path, the spec first, the layer file in `style` (a key of STYLES);
+    each of them must not exist yet."""
+    spec_text, layer_text = STYLES[style]
     spec_path, layer_path = directory / SPEC_FILE, directory / LAYER_FILE
-    return {spec_path: STARTER_SPEC.format(spec=spec_path, layer_file=layer_path.name),
-            layer_path: STARTER_LAYER}
+    return {spec_path: spec_text.format(spec=spec_path, layer_file=layer_path.name), layer_path: layer_text}
 
 
-def write_starter(directory: Path) -> list[Path]:
+def write_starter(directory: Path, style: str = "class") -> list[Path]:
     """Write the starter files; FileExistsError (naming the file) rather than overwrite one."""
     from .schema import spec_schema
 
-    files = starter_files(directory)
+    files = starter_files(directory, style)
     for path in files:
         if path.exists():
             raise FileExistsError(str(path))
