@@ -5,7 +5,9 @@ plain `pytest` collects the specs; without the entry point, load it with
 `pytest -p gradcheck_cli.pytest_plugin` (once the entry point is installed, name it `-p gradcheck`:
 pytest refuses one module registered under two names). One test item per spec file; a failing spec reports
 its failing tensors and the suspect layer instead of a Python traceback. Items are ordinary
-File/Item nodes, so pytest-xdist (`-n auto`) distributes them like any other test.
+File/Item nodes, so pytest-xdist (`-n auto`) distributes them like any other test. A passing
+spec's warnings (a layer's hazards) become pytest warnings; `gradcheck_strict = true` in the ini
+file fails the spec instead, its warnings in the failure text.
 """
 from __future__ import annotations
 
@@ -17,6 +19,16 @@ from pathlib import Path
 import pytest
 
 SUFFIXES = (".gradcheck.yaml", ".gradcheck.yml")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    from .defaults import STRICT
+    parser.addini("gradcheck_strict", type="bool", default=STRICT,
+                  help="gradcheck: any warning (a layer's hazard) fails its spec, as `gradcheck run --strict`")
+
+
+class GradcheckWarning(UserWarning):
+    """A hazard in a layer of a spec that passed (a failing spec lists its warnings in its failure)."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -141,12 +153,16 @@ class GradcheckItem(pytest.Item):
 
     def runtest(self) -> None:
         from .results import PASSED
-        from .run.batch import check_spec
+        from .run.batch import RunOptions, check_spec
 
-        self.result = check_spec(_display_path(self.path))
+        strict = bool(self.config.getini("gradcheck_strict"))
+        self.result = check_spec(_display_path(self.path), RunOptions(strict=strict))
         self.user_properties.append(("gradcheck_outcome", self.result.outcome))
         if self.result.outcome != PASSED:
             raise GradcheckFailure(self.result)
+        import warnings
+        for warning in self.result.warnings:
+            warnings.warn(GradcheckWarning(f"{self.path.name}: {warning.message}"), stacklevel=1)
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, GradcheckFailure):

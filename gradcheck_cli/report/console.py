@@ -5,7 +5,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .wording import shape_text, suspect_line, what_is_off, where_text
+from .wording import shape_text, strict_reason, suspect_line, warning_lines, what_is_off, where_text
 from ..results import ERROR, FAILED, PASSED, RunResult, SpecResult, TensorCheck
 
 STYLE = {PASSED: "green", FAILED: "bold red", ERROR: "bold magenta"}
@@ -82,6 +82,11 @@ def print_spec(console: Console, result: SpecResult, verbose: bool = False) -> N
     line = suspect_line(result)
     if line:
         console.print(Text(f"  → {line}", style="bold"))
+    for warning in warning_lines(result):
+        console.print(Text(f"  {warning}", style="yellow"))
+    reason = strict_reason(result)
+    if reason:
+        console.print(Text(f"  → {reason}", style=STYLE[FAILED]))
     if result.taylor_order is not None:
         console.print(Text(f"  Taylor test: the remainder shrinks like t^{result.taylor_order:.2f} "
                            "(2 for a correct gradient, 1 for a wrong one)", style="dim"))
@@ -106,7 +111,16 @@ def one_line(result: SpecResult) -> Text:
             text.append(f": {', '.join(wrong)} off")
         if result.suspect_layer is not None:
             text.append(f"; suspect layer {result.suspect_layer}")
+        reason = strict_reason(result)
+        if reason:
+            text.append(f": {reason}")
+        elif result.warnings:
+            text.append(f"; {_count(len(result.warnings), 'warning')}")
     return text
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"
 
 
 def summary_line(run: RunResult) -> Text:
@@ -119,6 +133,10 @@ def summary_line(run: RunResult) -> Text:
     text.append(", ")
     errors = run.count(ERROR)
     text.append(f"{errors} error{'s' if errors != 1 else ''}", style=STYLE[ERROR] if errors else None)
+    warnings = sum(len(s.warnings) for s in run.specs)
+    if warnings:  # a passing spec's warnings are not lost under -q
+        text.append(", ")
+        text.append(_count(warnings, "warning"), style="yellow")
     text.append(f" in {run.seconds:.2f} s")
     if run.interrupted:
         text.append(", interrupted", style="yellow")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .. import defaults
 from ..errors import LayerError, SpecError
-from ..results import ERROR, PASSED, RunResult, SpecResult
+from ..results import ERROR, FAILED, PASSED, RunResult, SpecResult
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -25,6 +25,7 @@ class RunOptions:
     mode: str | None = None                 # full | fast | sample; None: full up to 200,000 scalars
     samples: int = defaults.SAMPLES
     directions: int = defaults.DIRECTIONS
+    strict: bool = defaults.STRICT          # any warning fails the spec
 
 
 def take_shard(files: list, shard: tuple[int, int]) -> list:
@@ -76,6 +77,7 @@ def check_spec(path: str, options: RunOptions = RunOptions()) -> SpecResult:
     import numpy as np
 
     from ..model.network import build_network
+    from ..model.random_state import preserved
     from ..check.spec_check import Settings, check_built
     from ..spec.load import load_spec
 
@@ -91,10 +93,12 @@ def check_spec(path: str, options: RunOptions = RunOptions()) -> SpecResult:
                         step=spec.step, mode=options.mode, samples=options.samples,
                         directions=options.directions, seed=spec.seed)
     try:
-        with np.errstate(all="ignore"):  # overflow etc. show up as NaN/Inf, which are checked
+        # overflow etc. show up as NaN/Inf, which are checked; the caller's np.random state is put back
+        with np.errstate(all="ignore"), preserved():
             found = check_built(build_network(spec), settings)
         result.outcome, result.checks, result.layer_checks = found.outcome, found.checks, found.layer_checks
         result.suspect_layer, result.taylor_order, result.notes = found.suspect_layer, found.taylor_order, found.notes
+        result.warnings = found.warnings
         result.rtol, result.atol = found.precision.tolerance.rtol, found.precision.tolerance.atol
         result.step, result.mode = found.precision.step, found.mode.name
     except SpecError as exc:
@@ -111,8 +115,16 @@ def check_spec(path: str, options: RunOptions = RunOptions()) -> SpecResult:
         text = str(exc).strip().splitlines()
         result.outcome, result.checks = ERROR, []
         result.error = f"unexpected {type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+    if options.strict:
+        apply_strict(result)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def apply_strict(result: SpecResult) -> None:
+    """Strict mode: a spec that passed with a warning fails (report.wording.strict_reason says why)."""
+    if result.outcome == PASSED and result.warnings:
+        result.outcome = FAILED
 
 
 def guard_size(spec, max_elements: int) -> None:
