@@ -54,6 +54,62 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
+def raised(what: str, exc: BaseException) -> str:
+    """`./layers.py:42: backward raised ValueError: boom`: what a layer's `what` (forward,
+    backward, build, constructor) raised, at the line of the user's code that raised it, when
+    the traceback passes through one (see user_frame)."""
+    where = user_frame(exc)
+    return f"{where}: {what} raised {one_line(exc)}" if where else f"{what} raised {one_line(exc)}"
+
+
+def user_frame(exc: BaseException) -> str | None:
+    """`./layers.py:42`: the innermost frame of the traceback in the user's own code, not in
+    gradcheck, the standard library or an installed package (numpy's frames would only say
+    where numpy noticed). Relative to the current folder when below it, else absolute."""
+    import os
+
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if not filename.startswith("<frozen") and not any(filename.startswith(p) for p in _not_users()):
+            found = (filename, tb.tb_lineno)
+        tb = tb.tb_next
+    if found is None:
+        return None
+    filename, line = found
+    if not filename.startswith("<"):
+        try:
+            relative = os.path.relpath(filename)
+        except ValueError:  # another drive
+            relative = os.pardir
+        if not relative.startswith(os.pardir):
+            filename = f".{os.sep}{relative}"
+    return f"{filename}:{line}"
+
+
+_NOT_USERS: tuple[str, ...] | None = None
+
+
+def _not_users() -> tuple[str, ...]:
+    """Folders whose files are not the user's: this package, the standard library, installed packages."""
+    global _NOT_USERS
+    if _NOT_USERS is None:
+        import os
+        import site
+        import sysconfig
+        from pathlib import Path
+
+        paths = sysconfig.get_paths()
+        folders = {str(Path(__file__).resolve().parent)}
+        folders |= {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
+        folders |= set(getattr(site, "getsitepackages", lambda: [])())
+        folders.add(site.getusersitepackages() if hasattr(site, "getusersitepackages") else "")
+        _NOT_USERS = tuple(os.path.join(os.path.realpath(f), "") for f in folders if f) + \
+            tuple(os.path.join(f, "") for f in folders if f)
+    return _NOT_USERS
+
+
 def did_you_mean(name: str, known) -> str:
     """` (did you mean 'seed'?)` when a known name is close to `name`, else nothing."""
     import difflib

@@ -6,10 +6,12 @@ plain `pytest` collects the specs; without the entry point, load it with
 pytest refuses one module registered under two names). One test item per spec file; a failing spec reports
 its failing tensors and the suspect layer instead of a Python traceback. Items are ordinary
 File/Item nodes, so pytest-xdist (`-n auto`) distributes them like any other test.
+A passing spec's warnings (a layer's hazards) become pytest warnings; `gradcheck_strict = true`
+fails the spec instead, its warnings in the failure text.
 
 Ini options (pytest.ini, pyproject's [tool.pytest.ini_options], or `-o name=value`) set what
 `gradcheck run` takes as options: gradcheck_rtol, gradcheck_atol, gradcheck_mode,
-gradcheck_samples, gradcheck_directions, gradcheck_no_custom; gradcheck_files adds glob
+gradcheck_samples, gradcheck_directions, gradcheck_no_custom, gradcheck_strict; gradcheck_files adds glob
 patterns of further spec files to collect (`specs/*.yaml`).
 """
 from __future__ import annotations
@@ -72,6 +74,9 @@ INI_OPTIONS = {
                              f"random directions per tensor in fast mode (default {defaults.DIRECTIONS})"),
     "gradcheck_no_custom": ("allow_custom", lambda text: not _flag(text), "true or false",
                             "refuse custom layers: they are Python code and would run (default false)"),
+    "gradcheck_strict": ("strict", _flag, "true or false",
+                         "any warning (a layer's hazard) fails its spec, as `gradcheck run --strict` "
+                         f"(default {str(defaults.STRICT).lower()})"),
 }
 _RUN_OPTIONS = pytest.StashKey()
 
@@ -97,6 +102,10 @@ def run_options(config: pytest.Config):
         except (ValueError, KeyError):
             raise pytest.UsageError(f"ini option {name}: expected {expected}, got {text!r}") from None
     return RunOptions(**chosen)
+
+
+class GradcheckWarning(UserWarning):
+    """A hazard in a layer of a spec that passed (a failing spec lists its warnings in its failure)."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -248,6 +257,9 @@ class GradcheckItem(pytest.Item):
         self.user_properties.append(("gradcheck_outcome", self.result.outcome))
         if self.result.outcome != PASSED:
             raise GradcheckFailure(self.result)
+        import warnings
+        for warning in self.result.warnings:
+            warnings.warn(GradcheckWarning(f"{self.path.name}: {warning.message}"), stacklevel=1)
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, GradcheckFailure):

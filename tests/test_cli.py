@@ -455,17 +455,28 @@ BAD_LAYERS = '''
             return g
 '''
 
-# class -> the exact one-line error, after "layer 1 (./bad_layers.py:CLASS): "
+def line_of(text: str, snippet: str) -> int:
+    """The line of `snippet` in the file `write_file` makes of `text` (dedented, leading newline dropped)."""
+    (number,) = [n for n, line in enumerate(text.lstrip("\n").splitlines(), 1) if snippet in line]
+    return number
+
+
+def raised_at(snippet: str) -> str:
+    """`./bad_layers.py:15`: where the user's code raised, as errors name it."""
+    return f"./bad_layers.py:{line_of(BAD_LAYERS, snippet)}"
+
+
+# class -> the exact one-line error, after "layer 1 (./bad_layers.py:CLASS): " (run in the layers' folder)
 BAD_CASES = {
-    "RaisesInForward": "forward raised ValueError: boom",
-    "RaisesInBackward": "backward raised KeyError: 'missing'",
+    "RaisesInForward": raised_at('raise ValueError("boom")') + ": forward raised ValueError: boom",
+    "RaisesInBackward": raised_at('return {}["missing"]') + ": backward raised KeyError: 'missing'",
     "ReturnsNaN": "the output of forward contains NaN",
     "InfGradient": "dL/dx returned by backward contains Inf",
     "ForgetsGrad": "backward did not set grads['beta']",
     "GradOfWrongShape": "grads['beta'] has shape (4, 3), expected (3,) (the shape of params['beta'])",
     "WrongDxShape": "backward returned dL/dx of shape (3, 4), expected (4, 3) (the shape of x)",
-    "ConstructorRaises": "constructor raised RuntimeError: no GPU",
-    "ExitsInBackward": "backward raised SystemExit: 0",
+    "ConstructorRaises": raised_at('raise RuntimeError("no GPU")') + ": constructor raised RuntimeError: no GPU",
+    "ExitsInBackward": raised_at("sys.exit(0)") + ": backward raised SystemExit: 0",
     "RandomEachCall": "forward gave different outputs for the same input (randomness or hidden state?); "
                       "gradients of such a layer cannot be checked",
     "RunningMean": "forward gave a different output for the same input after another input (state kept "
@@ -484,7 +495,8 @@ def custom_spec(cls: str) -> str:
 
 
 @pytest.mark.parametrize("cls", list(BAD_CASES))
-def test_misbehaving_custom_layer_is_an_error_naming_it(write_spec, write_file, run_json, cls):
+def test_misbehaving_custom_layer_is_an_error_naming_it(write_spec, write_file, run_json, cls, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # so the user's file is shown as ./bad_layers.py
     write_file("bad_layers.py", BAD_LAYERS)
     path = write_spec(custom_spec(cls))
     result, report = run_json(str(path))

@@ -74,8 +74,8 @@ def test_validate_tells_an_invalid_spec_from_a_layer_that_errors(write_spec, wri
         result = invoke_cli("validate", raising, overflow)
     assert [w for w in caught if issubclass(w.category, RuntimeWarning)] == []
     assert result.exit_code == 1, result.output
-    assert f"{raising}: error: layer 0 (./raising.py:Raises): forward raised ValueError: no forward today" \
-        in result.output
+    assert f"{raising}: error: layer 0 (./raising.py:Raises): {raising.parent / 'raising.py'}:6: forward raised " \
+        "ValueError: no forward today" in result.output
     # as in `run`, where an output with Inf is an error naming the layer
     assert f"{overflow}: error: layer 0 (./raising.py:Overflows): the output of forward contains Inf" in result.output
     invalid = write_spec(BAD_OUT, name="invalid.yaml")

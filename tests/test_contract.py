@@ -2,6 +2,8 @@
 rng, parameters the forward never reads."""
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 
 from conftest import stacked_and_plain_numerics
@@ -154,6 +156,13 @@ DECLARED = '''
     '''
 
 
+def _line_in_declared(snippet: str) -> int:
+    """The line of `snippet` in declared.py as write_file writes it (dedented, first newline dropped)."""
+    (number,) = [n for n, line in enumerate(textwrap.dedent(DECLARED).lstrip("\n").splitlines(), 1)
+                 if snippet in line]
+    return number
+
+
 def _declared_spec(write_file, write_spec, layer: str):
     write_file("declared.py", DECLARED)
     return write_spec(f"""
@@ -192,10 +201,14 @@ def test_a_declared_layer_with_a_wrong_gradient_is_caught(write_file, write_spec
                        "differ when each input row is given alone"),
     ("FirstAxisCentred", "layer 1 (./declared.py:FirstAxisCentred): declares stacked = True, but forward of a "
                          "stack of 2 inputs (2, 5, 3) is not forward of each input"),
-    ("TwoDOnly", "layer 1 (./declared.py:TwoDOnly): declares stacked = True, but forward raised ValueError"),
+    # numpy raised inside np.einsum: the user's line that called it is named, not numpy's
+    ("TwoDOnly", f"layer 1 (./declared.py:TwoDOnly): declares stacked = True, but "
+                 f"./declared.py:{_line_in_declared('nd,de->ne')}: forward raised ValueError"),
 ])
-def test_a_wrong_declaration_is_an_error_naming_the_layer(write_file, write_spec, run_json, layer, message):
+def test_a_wrong_declaration_is_an_error_naming_the_layer(write_file, write_spec, run_json, layer, message,
+                                                          tmp_path, monkeypatch):
     """Believed, a wrong `stacked` or `rowwise` would make the numbers wrong without a word."""
+    monkeypatch.chdir(tmp_path)
     result, report = run_json(str(_declared_spec(write_file, write_spec, f"{{type: ./declared.py:{layer}}}")))
     assert result.exit_code == 1
     (spec,) = report["specs"]

@@ -11,7 +11,6 @@ from conftest import ROOT, lines
 
 CS231N = ROOT / "tests" / "data" / "cs231n"
 BUGS = ROOT / "tests" / "data" / "cs231n_bugs"
-NEEDS_SEEDING = pytest.mark.xfail(reason="needs per-layer seeding of np.random (merged separately)", strict=True)
 
 
 def checked(spec: dict) -> list[tuple[int, str]]:
@@ -48,7 +47,6 @@ def test_cs231n_layer_passes_with_every_array_checked(run_json, name):
     assert result.exit_code == 0
 
 
-@NEEDS_SEEDING
 def test_cs231n_dropout_drawing_from_the_global_random_state_passes(run_json):
     _, report = run_json(CS231N / "dropout_unseeded.yaml")
     assert report["specs"][0]["outcome"] == "passed", report["specs"][0]["error"]
@@ -88,7 +86,6 @@ def test_cs231n_planted_bug_is_caught_and_located(run_json, name):
     assert result.exit_code == 1
 
 
-@NEEDS_SEEDING
 def test_cs231n_dropout_bug_with_the_global_random_state_is_caught(run_json):
     _, report = run_json(BUGS / "dropout_unseeded.yaml")
     (spec,) = report["specs"]

@@ -91,7 +91,8 @@ def test_errors_and_invalid_specs(root):
     found = cases(root)
     error = found["raises"].find("error")
     assert error.get("type") == "LayerError"
-    assert error.get("message").startswith("layer 1 (layers.py:Exploding): forward raised RuntimeError")
+    layers = Path(found["raises"].get("classname")).parent / "layers.py"  # beside the spec; the line that raised
+    assert error.get("message").startswith(f"layer 1 (layers.py:Exploding): {layers}:43: forward raised RuntimeError")
     # escaped on the way in, read back intact; the BEL character XML cannot carry is replaced
     assert 'forward exploded <here> & "there"' in error.get("message")
     assert "\x07" not in error.get("message")

@@ -90,7 +90,8 @@ def test_error_and_invalid_spec_show_one_line(pytester):
     result = pytester.runpytest(*PLUGIN)
     result.assert_outcomes(failed=3)
     for line in (
-        "error: layer 1 (layers.py:Exploding): forward raised RuntimeError: forward exploded <here> & \"there\"",
+        "error: layer 1 (layers.py:Exploding): ./layers.py:43: forward raised RuntimeError: forward exploded "
+        "<here> & \"there\"",
         "invalid spec: invalid.gradcheck.yml:5: layers?0?.linear.out: expected a positive integer, got 'three'",
         "invalid spec: unreadable.gradcheck.yaml:1: YAML syntax error: the * opened on this line is not closed*",
     ):

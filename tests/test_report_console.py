@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradcheck_cli.report.console import HEAT_COLUMNS, HEAT_LEVELS, HEAT_ROWS, heatmap, suspect_line
+from gradcheck_cli.report.heatmap import HEAT_COLUMNS, HEAT_LEVELS, HEAT_ROWS, heatmap
+from gradcheck_cli.report.wording import suspect_line
 from gradcheck_cli.results import LayerCheck, SpecResult, TensorCheck
 
 GLYPHS = {color: glyph for _, color, glyph, _ in HEAT_LEVELS}

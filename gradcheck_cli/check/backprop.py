@@ -1,14 +1,20 @@
 """One forward and backward pass through the stack, watching every layer as it goes: a layer
 that modifies its input, is not deterministic, keeps state between calls, declares `stacked` or
-`rowwise` wrongly, or produces NaN/Inf is stopped here with an error naming it."""
+`rowwise` wrongly, or produces NaN/Inf is stopped here with an error naming it.
+
+Hazards that do not make this check wrong but can bite the user's own training are warnings
+(the Trace's `warnings`): a backward that writes into its grad_out, a forward that overwrites
+the array it returned on its next call, a layer that lowers the spec's precision, a layer that
+reads numpy's global random state."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import LayerError, one_line
+from ..errors import LayerError, raised
 from ..model.network import Entry, Network, parameters
+from ..results import Warning
 
 
 @dataclass
@@ -21,6 +27,7 @@ class Trace:
     lowest_dtype: np.dtype
     output: np.ndarray                            # the last layer's output
     upcasting: list[int]                          # layers whose output is wider than their input
+    warnings: list[Warning] = field(default_factory=list)
 
     def outputs(self) -> list[np.ndarray]:
         """outputs[k]: the output of top-level layer k."""
@@ -33,6 +40,11 @@ def _check_declarations(entry: Entry, x, y) -> None:
     used only together with `stacked`: the engine then sends rows alone as a stack of one-row
     inputs, and that is what is tried.)"""
     layer = entry.layer
+    for part in [entry] + (list(entry.branch.walk()) if entry.branch is not None else []):
+        if part.random is not None and part.random.reads and getattr(part.layer, "stacked", False) is True:
+            raise part.fail(f"declares stacked = True, but its {part.random.reads} reads numpy's global random "
+                            "state (np.random): a stack of inputs would draw other numbers than each input alone; "
+                            "remove the declaration")
     if getattr(layer, "stacked", False) is not True:
         return
     rowwise = getattr(layer, "rowwise", False) is True
@@ -45,7 +57,7 @@ def _check_declarations(entry: Entry, x, y) -> None:
     try:
         ys = layer.forward(np.stack([x, reversed_rows]))
     except Exception as exc:
-        raise entry.fail(f"declares stacked = True, but forward raised {one_line(exc)} on a stack of "
+        raise entry.fail(f"declares stacked = True, but {raised('forward', exc)} on a stack of "
                          f"2 inputs {(2,) + x.shape}") from None
     if not (isinstance(ys, np.ndarray) and same(ys[0], y) and same(ys[1], entry.forward(reversed_rows))):
         raise entry.fail(f"declares stacked = True, but forward of a stack of 2 inputs {(2,) + x.shape} is not "
@@ -55,7 +67,7 @@ def _check_declarations(entry: Entry, x, y) -> None:
     try:
         alone = layer.forward(x[:, None].copy())          # each row as a one-row input
     except Exception as exc:
-        raise entry.fail(f"declares rowwise = True, but forward raised {one_line(exc)} on its rows given "
+        raise entry.fail(f"declares rowwise = True, but {raised('forward', exc)} on its rows given "
                          "alone") from None
     if not (isinstance(alone, np.ndarray) and alone.shape == (len(x), 1) + y.shape[1:] and same(alone[:, 0], y)):
         raise entry.fail("declares rowwise = True, but its output rows differ when each input row is given "
@@ -77,6 +89,64 @@ def _remembers(entry: Entry, x, y) -> bool:
     return not np.array_equal(y, entry.forward(x.copy()), equal_nan=True)
 
 
+def _reuses_output(entry: Entry, x, y) -> np.ndarray | None:
+    """Whether forward returns an array it overwrites on its next call (one buffer, filled
+    anew each time): y, forward(x)'s output, changes when forward sees another input (x's rows
+    reversed). If so, a private copy of y, and the entry copies every output from now on: the
+    engine keeps many outputs side by side. A layer that cannot take that input is not judged."""
+    other = x[::-1].copy()
+    if np.array_equal(other, x, equal_nan=True):
+        return None
+    kept = y.copy()
+    try:
+        entry.forward(other)
+    except LayerError:
+        return None
+    if np.array_equal(y, kept, equal_nan=True):
+        return None
+    entry.copies_output = True
+    entry.hazard("output_reused", f"layer {entry.name}: forward returns an array that it overwrites on its next "
+                 "call (the same buffer each time), so an output kept by the caller changes under it: return a new "
+                 "array (the check copied each output, so its numbers are right)")
+    return kept
+
+
+def _lowers_precision(entry: Entry, net: Network, what: str, given, returned) -> None:
+    """A float64 spec is checked with the tolerance of the lowest precision a layer returns:
+    a layer that returns float32 loosens the check of every layer (float32's 1e-3 lets a small
+    gradient error pass), and in training it loses precision the spec asked for."""
+    lower = np.issubdtype(returned.dtype, np.floating) and returned.dtype.itemsize < given.dtype.itemsize \
+        and returned.dtype.itemsize < net.dtype.itemsize
+    if not lower:
+        return
+    if what == "forward":
+        effect = (f"the spec is checked with {returned.dtype} tolerances, loose enough to let a small gradient "
+                  "error pass")
+    else:
+        effect = "the gradients of the layers before it lose that precision"
+    entry.hazard("dtype", f"layer {entry.name}: {what} returns {returned.dtype} for {given.dtype} "
+                 f"{'input' if what == 'forward' else 'grad_out'} in a {net.dtype} spec: {effect}; keep the dtype it "
+                 "is given")
+
+
+def _settle(net: Network) -> list[Warning]:
+    """The first pass is over: stop watching for np.random, and gather every layer's hazards."""
+    warnings = []
+    for entry in net.stack.walk():
+        random = entry.random
+        if random is not None:
+            random.settle()
+            if random.reads:
+                entry.hazard("global_random", f"layer {entry.name}: {random.reads} reads numpy's global random "
+                             "state (np.random); it was seeded for this layer (from the spec's seed and the "
+                             "layer's position) before every call, so the check is reproducible and every "
+                             "perturbation sees the same draws; a Generator passed via build(input_shape, rng) "
+                             "is better")
+        index = int(entry.label.split(".")[0])
+        warnings += [Warning(index, kind, message) for kind, message in entry.hazards]
+    return sorted(warnings, key=lambda w: w.layer)
+
+
 def backprop(net: Network, x) -> Trace:
     """Forward and backward through the stack, watching every layer as it goes."""
     inputs, lowest, upcasting = [], np.dtype(x.dtype), []
@@ -93,10 +163,14 @@ def backprop(net: Network, x) -> Trace:
         if not np.array_equal(y, again, equal_nan=True):
             raise entry.fail("forward gave different outputs for the same input (randomness or hidden "
                              "state?); gradients of such a layer cannot be checked")
+        if len(x) >= 2:  # else _remembers does not end with forward(x)
+            kept = _reuses_output(entry, inputs[-1], y)
+            y = y if kept is None else kept
         if _remembers(entry, inputs[-1], y):
             raise entry.fail("forward gave a different output for the same input after another input "
                              "(state kept between calls, such as a running statistic?); gradients of such "
                              "a layer cannot be checked")
+        _lowers_precision(entry, net, "forward", x, y)
         if y.dtype.itemsize < lowest.itemsize and np.issubdtype(y.dtype, np.floating):
             lowest = y.dtype
         if y.dtype.itemsize > x.dtype.itemsize:
@@ -107,7 +181,9 @@ def backprop(net: Network, x) -> Trace:
     param_grads = [None] * len(inputs)
     for k in reversed(range(len(inputs))):
         entry = net.stack.entries[k]
+        given = g
         g = entry.backward(g, inputs[k].shape)
+        _lowers_precision(entry, net, "backward", given, g)
         entry.require_finite(g, "dL/dx returned by backward")
         input_grads[k] = g.copy()
         param_grads[k] = {}
@@ -115,4 +191,4 @@ def backprop(net: Network, x) -> Trace:
             grad = owner.param_grads()[key]
             owner.require_finite(grad, f"grads[{key!r}]")
             param_grads[k][shown] = grad
-    return Trace(inputs, input_grads, param_grads, lowest, x.copy(), upcasting)
+    return Trace(inputs, input_grads, param_grads, lowest, x.copy(), upcasting, _settle(net))

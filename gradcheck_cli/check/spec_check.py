@@ -14,8 +14,9 @@ from .precision import FLOAT64, Mode, Precision, choose_precision
 from .taylor import taylor_order
 from ..errors import LayerError
 from ..model.network import Network
+from ..model.random_state import keeps_caller_state
 from .numeric import default_step
-from ..results import FAILED, PASSED, LayerCheck, TensorCheck
+from ..results import FAILED, PASSED, LayerCheck, TensorCheck, Warning
 from .verdict import DEFAULT_TOLERANCES, Tolerance
 
 
@@ -43,6 +44,7 @@ class Findings:
     suspect_layer: int | None = None
     taylor_order: float | None = None
     notes: list[str] = field(default_factory=list)
+    warnings: list[Warning] = field(default_factory=list)
 
 
 def float64_twin(net: Network) -> Trace | None:
@@ -74,6 +76,7 @@ def choose_mode(settings: Settings, trace: Trace, notes: list[str]) -> Mode:
     return Mode("fast", settings.samples, settings.directions)
 
 
+@keeps_caller_state
 def check_built(net: Network, settings: Settings) -> Findings:
     trace = backprop(net, net.x)
     twin = float64_twin(net)
@@ -82,7 +85,7 @@ def check_built(net: Network, settings: Settings) -> Findings:
     numeric_trace = twin or trace
     with net.params_as(FLOAT64) if twin else nullcontext():
         checks = check_network(net, precision, trace, twin, mode, settings.seed)
-        findings = Findings(PASSED, precision, mode, checks, notes=notes,
+        findings = Findings(PASSED, precision, mode, checks, notes=notes, warnings=trace.warnings,
                             taylor_order=taylor_order(net, numeric_trace, settings.seed))
         if all(c.passed for c in checks):
             return findings

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import LAYER_FAILURES, LayerError, one_line
+from ..errors import LAYER_FAILURES, LayerError, raised
 from ..spec.load import LayerSpec
 from . import custom
 from .functions import FunctionPair, function_layer
@@ -31,7 +31,7 @@ def custom_layer(layer_spec: LayerSpec, spec_file: Path, label: str, fail):
         try:
             layer = target(**layer_spec.options)
         except LAYER_FAILURES as exc:
-            raise LayerError(f"{label} ({layer_spec.type})", f"constructor raised {one_line(exc)}",
+            raise LayerError(f"{label} ({layer_spec.type})", raised("constructor", exc),
                              index=int(label.split(".")[0])) from None
     else:
         layer = target  # an object the Python API was given

@@ -10,7 +10,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from .custom_layer import custom_layer
-from ..errors import LAYER_FAILURES, LayerError, ShapeError, SpecError, one_line
+from ..errors import LAYER_FAILURES, LayerError, ShapeError, SpecError, raised
+from .random_state import GlobalRandom, seeded_build
 from .registry import LAYERS, LOSSES
 from ..spec.load import LayerSpec, Spec
 
@@ -26,6 +27,13 @@ class Entry:
     line: int | None
     branch: "Stack | None" = None
     input_shape: tuple = ()
+    random: GlobalRandom | None = None   # numpy's global random state around its calls (custom layers)
+    copies_output: bool = False          # forward overwrites the array it returned: each output is copied
+    hazards: list = field(default_factory=list)  # (kind, message): what backprop reports as warnings
+
+    def hazard(self, kind: str, message: str) -> None:
+        if (kind, message) not in self.hazards:
+            self.hazards.append((kind, message))
 
     @property
     def name(self) -> str:
@@ -43,26 +51,34 @@ class Entry:
         return params if isinstance(params, dict) else {}
 
     def forward(self, x):
+        random = self.random
         try:
-            y = self.layer.forward(x)
+            y = self.layer.forward(x) if random is None or not random.seeding else \
+                random.call("forward", self.layer.forward, x)
         except LayerError:
             raise
         except LAYER_FAILURES as exc:
-            raise self.fail(f"forward raised {one_line(exc)}") from None
+            raise self.fail(raised("forward", exc)) from None
         if not isinstance(y, np.ndarray):
             raise self.fail(f"forward returned {type(y).__name__}, expected a numpy array")
         if y.ndim == 0 or y.shape[0] != x.shape[0]:
             raise self.fail(f"forward returned shape {y.shape} for input {x.shape}: "
                             "the first axis (rows, data points) must be kept")
-        return y
+        return y.copy() if self.copies_output else y
 
     def backward(self, g, x_shape):
+        random, given = self.random, g.copy()
         try:
-            dx = self.layer.backward(g)
+            dx = self.layer.backward(g) if random is None or not random.seeding else \
+                random.call("backward", self.layer.backward, g)
         except LayerError:
             raise
         except LAYER_FAILURES as exc:
-            raise self.fail(f"backward raised {one_line(exc)}") from None
+            raise self.fail(raised("backward", exc)) from None
+        if not np.array_equal(g, given, equal_nan=True):
+            self.hazard("grad_out_modified", f"layer {self.name}: backward wrote into the grad_out array it was "
+                        "given; in training, the layer after it may still hold that array: compute dL/dx into a "
+                        "new one (dx = grad_out * mask, not grad_out[...] = 0)")
         if not isinstance(dx, np.ndarray):
             raise self.fail(f"backward returned {type(dx).__name__}, expected dL/dx as a numpy array")
         if dx.shape != x_shape:
@@ -182,14 +198,16 @@ def _build_stack(layer_specs: list[LayerSpec], x, seed: np.random.SeedSequence, 
     stack = Stack()
     for i, (layer_spec, layer_seed) in enumerate(zip(layer_specs, seed.spawn(len(layer_specs)))):
         entry = _make_entry(layer_spec, f"{prefix}{i}", x, layer_seed, spec, dtype)
+        entry.random = GlobalRandom(spec.seed, entry.label) if layer_spec.custom else None
         rng = np.random.default_rng(layer_seed.spawn(1)[0])
         entry.input_shape = x.shape
         build = getattr(entry.layer, "build", None)
         if callable(build):
             try:
-                build(*_build_arguments(build, x.shape, rng))
+                with seeded_build(entry.random):
+                    build(*_build_arguments(build, x.shape, rng))
             except LAYER_FAILURES as exc:
-                raise entry.fail(f"build raised {one_line(exc)}") from None
+                raise entry.fail(raised("build", exc)) from None
         _cast_params(entry, dtype)
         try:
             y = entry.forward(x)

@@ -5,7 +5,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .wording import shape_text, suspect_line, what_is_off, where_text
+from .heatmap import heatmap
+from .wording import shape_text, strict_reason, suspect_line, warning_lines, what_is_off, where_text
 from ..results import ERROR, FAILED, PASSED, RunResult, SpecResult, TensorCheck
 
 STYLE = {PASSED: "green", FAILED: "bold red", ERROR: "bold magenta"}
@@ -118,6 +119,11 @@ def print_spec(console: Console, result: SpecResult, verbose: bool = False) -> N
     line = suspect_line(result)
     if line:
         console.print(Text(f"  → {line}", style="bold"))
+    for warning in warning_lines(result):
+        console.print(Text(f"  {warning}", style="yellow"))
+    reason = strict_reason(result)
+    if reason:
+        console.print(Text(f"  → {reason}", style=STYLE[FAILED]))
     if result.taylor_order is not None:
         console.print(Text(f"  Taylor test: the remainder shrinks like t^{result.taylor_order:.2f} "
                            "(2 for a correct gradient, 1 for a wrong one)", style="dim"))
@@ -142,7 +148,16 @@ def one_line(result: SpecResult) -> Text:
             text.append(f": {', '.join(wrong)} off")
         if result.suspect_layer is not None:
             text.append(f"; suspect layer {result.suspect_layer}")
+        reason = strict_reason(result)
+        if reason:
+            text.append(f": {reason}")
+        elif result.warnings:
+            text.append(f"; {_count(len(result.warnings), 'warning')}")
     return text
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"
 
 
 def summary_line(run: RunResult) -> Text:
@@ -155,52 +170,13 @@ def summary_line(run: RunResult) -> Text:
     text.append(", ")
     errors = run.count(ERROR)
     text.append(f"{errors} error{'s' if errors != 1 else ''}", style=STYLE[ERROR] if errors else None)
+    warnings = sum(len(s.warnings) for s in run.specs)
+    if warnings:  # a passing spec's warnings are not lost under -q
+        text.append(", ")
+        text.append(_count(warnings, "warning"), style="yellow")
     text.append(f" in {run.seconds:.2f} s")
     if run.interrupted:
         text.append(", interrupted", style="yellow")
-    return text
-
-
-HEAT_ROWS, HEAT_COLUMNS = 12, 40
-# (relative error / rtol up to, color, glyph, label): darker glyphs for worse cells, so the
-# picture reads without color too (NO_COLOR, a plain log).
-HEAT_LEVELS = ((1.0, "green", "░░", "≤ rtol"), (10.0, "yellow", "▒▒", "≤ 10·rtol"),
-               (1e3, "dark_orange", "▓▓", "≤ 1000·rtol"), (float("inf"), "red", "██", "more"))
-
-
-def _pool(values, rows: int, columns: int):
-    """Shrink a 2-D array to at most rows x columns cells, each the max of its block."""
-    import numpy as np
-
-    r_edges = np.linspace(0, values.shape[0], min(rows, values.shape[0]) + 1).astype(int)
-    c_edges = np.linspace(0, values.shape[1], min(columns, values.shape[1]) + 1).astype(int)
-    return np.array([[values[r0:r1, c0:c1].max() for c0, c1 in zip(c_edges, c_edges[1:])]
-                     for r0, r1 in zip(r_edges, r_edges[1:])])
-
-
-def heatmap(check: TensorCheck, rtol: float) -> Text:
-    """Relative error per element, one colored cell each (blocks of elements for big tensors),
-    so that a transposed W or one wrong row shows at a glance."""
-    import numpy as np
-
-    values = np.atleast_2d(np.asarray(check.rel_errors))
-    values = values.reshape(values.shape[0], -1) if values.ndim > 2 else values
-    pooled = _pool(values, HEAT_ROWS, HEAT_COLUMNS)
-    text = Text()
-    if pooled.shape != values.shape:
-        text.append(f"    (each cell: the worst of a block of about {values.shape[0] / pooled.shape[0]:.0f} × "
-                    f"{values.shape[1] / pooled.shape[1]:.0f} elements)\n", style="dim")
-    scale = max(rtol, 1e-300)
-    for row in pooled:
-        text.append("    ")
-        for value in row:
-            _, color, glyph, _ = next(level for level in HEAT_LEVELS if value / scale <= level[0])
-            text.append(glyph, style=color)
-        text.append("\n")
-    text.append("    relative error: ", style="dim")
-    for _, color, glyph, label in HEAT_LEVELS:
-        text.append(glyph, style=color)
-        text.append(f" {label}  ", style="dim")
     return text
 
 

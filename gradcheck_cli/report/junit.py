@@ -1,6 +1,7 @@
 """The JUnit XML report: one <testcase> per spec, as the CI test-report viewers (GitLab,
 Jenkins, GitHub test reporters) read it. A failed spec carries the failing tensors in the
-<failure> message and body; a spec whose layer raised, or that is invalid, is an <error>."""
+<failure> message and body; a spec whose layer raised, or that is invalid, is an <error>. A
+spec's warnings (a layer's hazards) are its <system-out>, passed or not."""
 from __future__ import annotations
 
 import math
@@ -8,7 +9,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .wording import failure_details, failure_message, tolerance_text
+from .wording import failure_details, failure_message, tolerance_text, warning_lines
 from ..results import ERROR, FAILED, RunResult, SpecResult
 
 FAILURE_TYPE = "GradientMismatch"
@@ -42,6 +43,8 @@ def _testcase(parent: ET.Element, spec: SpecResult) -> None:
         error = ET.SubElement(case, "error", {"message": _clean(message),
                                               "type": INVALID_TYPE if spec.invalid else ERROR_TYPE})
         error.text = _clean(message + "\n")
+    if spec.warnings:  # a passing spec's warnings too: CI viewers show a testcase's output
+        ET.SubElement(case, "system-out").text = _clean("\n".join(warning_lines(spec)) + "\n")
 
 
 def junit_xml(run: RunResult) -> str:

@@ -2,7 +2,7 @@
 a tensor, which layer is the suspect, why a spec failed. Plain strings, no rich."""
 from __future__ import annotations
 
-from ..results import PASSED, SpecResult, TensorCheck
+from ..results import FAILED, PASSED, SpecResult, TensorCheck
 
 
 def shape_text(shape, times: str = "x") -> str:
@@ -55,8 +55,8 @@ def failing_tensors(result: SpecResult) -> list[TensorCheck]:
 def failure_message(result: SpecResult) -> str:
     """`2 tensors off: layer 1 (tanh) input, layer 2 (./layers.py:Swish) beta`."""
     wrong = failing_tensors(result)
-    if not wrong:  # failed without a failing tensor: should not happen, but say something
-        return suspect_line(result) or "gradients do not match"
+    if not wrong:  # failed without a failing tensor: strict mode, else it should not happen
+        return strict_reason(result) or suspect_line(result) or "gradients do not match"
     named = ", ".join(f"layer {c.layer} ({c.type}) {c.tensor}" for c in wrong)
     return f"{len(wrong)} tensor{'s' if len(wrong) != 1 else ''} off: {named}"
 
@@ -83,5 +83,22 @@ def failure_details(result: SpecResult) -> list[str]:
     line = suspect_line(result)
     if line:
         lines.append(f"suspect: {line}")
+    lines += warning_lines(result)
     lines += [f"note: {note}" for note in result.notes]
     return lines
+
+
+def warning_lines(result: SpecResult) -> list[str]:
+    """`warning: layer 1 (./layers.py:ReLU): backward wrote into the grad_out array ...`, one per warning."""
+    return [f"warning: {w.message}" for w in result.warnings]
+
+
+def strict_reason(result: SpecResult) -> str | None:
+    """Why a spec whose gradients all match failed: strict mode, and its warnings. (Otherwise a
+    spec fails only with a tensor off, so no flag is needed to tell.)"""
+    if result.outcome != FAILED or not result.warnings or failing_tensors(result):
+        return None
+    count = len(result.warnings)
+    kinds = ", ".join(dict.fromkeys(w.kind for w in result.warnings))
+    return (f"every gradient matches, but strict mode fails a spec with any warning: {count} "
+            f"warning{'s' if count != 1 else ''} ({kinds})")

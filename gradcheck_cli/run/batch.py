@@ -27,7 +27,7 @@ class RunOptions:
     mode: str | None = None                 # full | fast | sample; None: full up to 200,000 scalars
     samples: int = defaults.SAMPLES
     directions: int = defaults.DIRECTIONS
-    strict: bool = False                    # any warning fails the spec
+    strict: bool = defaults.STRICT          # any warning fails the spec
 
 
 def take_shard(files: list, shard: tuple[int, int]) -> list:
@@ -102,6 +102,7 @@ def check_loaded(spec, options: RunOptions = RunOptions(), start: float | None =
     import numpy as np
 
     from ..model.network import build_network
+    from ..model.random_state import preserved
     from ..check.spec_check import Settings, check_built
 
     start = time.perf_counter() if start is None else start
@@ -111,10 +112,12 @@ def check_loaded(spec, options: RunOptions = RunOptions(), start: float | None =
                         step=spec.step, mode=options.mode, samples=options.samples,
                         directions=options.directions, seed=spec.seed)
     try:
-        with np.errstate(all="ignore"):  # overflow etc. show up as NaN/Inf, which are checked
+        # overflow etc. show up as NaN/Inf, which are checked; the caller's np.random state is put back
+        with np.errstate(all="ignore"), preserved():
             found = check_built(build_network(spec), settings)
         result.outcome, result.checks, result.layer_checks = found.outcome, found.checks, found.layer_checks
         result.suspect_layer, result.taylor_order, result.notes = found.suspect_layer, found.taylor_order, found.notes
+        result.warnings = found.warnings
         result.rtol, result.atol = found.precision.tolerance.rtol, found.precision.tolerance.atol
         result.step, result.mode = found.precision.step, found.mode.name
     except SpecError:
@@ -131,17 +134,15 @@ def check_loaded(spec, options: RunOptions = RunOptions(), start: float | None =
         result.outcome, result.checks = ERROR, []
         result.error = f"unexpected {type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
     if options.strict:
-        make_strict(result)
+        apply_strict(result)
     result.seconds = time.perf_counter() - start
     return result
 
 
-def make_strict(result: SpecResult) -> None:
-    """--strict: a spec that passed with warnings fails."""
+def apply_strict(result: SpecResult) -> None:
+    """Strict mode: a spec that passed with a warning fails (report.wording.strict_reason says why)."""
     if result.outcome == PASSED and result.warnings:
-        count = len(result.warnings)
         result.outcome = FAILED
-        result.notes.append(f"strict: fails for {count} warning{'s' if count != 1 else ''}")
 
 
 def guard_size(spec, max_elements: int) -> None:
