@@ -6,6 +6,8 @@ The checker drives every layer through one contract: `forward(x)`, `backward(gra
 module here that makes its layers fit the contract:
 
 - a class following the contract is used as it is (this module);
+- a class of another style (forward_pass, weights as attributes, `call:` keyword arguments):
+  objects.py adapts it, and discovery.py finds its parameters once it is built;
 - a function pair (cs231n's `affine_forward` / `affine_backward`): functions.py;
 """
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 from ..errors import LAYER_FAILURES, LayerError, one_line
 from ..spec.load import LayerSpec
-from . import custom
+from . import custom, objects
 from .functions import FunctionPair, function_layer
 
 
@@ -26,17 +28,33 @@ def custom_layer(layer_spec: LayerSpec, spec_file: Path, label: str, fail):
         target = custom.load_class(layer_spec.type, spec_file, fail)
     if isinstance(target, FunctionPair):
         return function_layer(target, layer_spec.declared, fail)
-    if isinstance(target, type) or not hasattr(target, "forward"):
-        custom.check_options(target, layer_spec.type, layer_spec.options, fail)
+    index = int(label.split(".")[0])
+    if _is_constructor(target):
+        options = _constructor_options(layer_spec, fail)
+        custom.check_options(target, layer_spec.type, options, fail)
         try:
-            layer = target(**layer_spec.options)
+            layer = target(**options)
         except LAYER_FAILURES as exc:
             raise LayerError(f"{label} ({layer_spec.type})", f"constructor raised {one_line(exc)}",
-                             index=int(label.split(".")[0])) from None
+                             index=index) from None
     else:
         layer = target  # an object the Python API was given
-    for method in ("forward", "backward"):
-        if not callable(getattr(layer, method, None)):
-            raise fail(f"{layer_spec.type} has no {method}() method; "
-                       "a layer needs forward(x) and backward(grad_out)")
-    return layer
+        if "init" in layer_spec.declared:
+            raise fail(f"init: {layer_spec.type} is already built (an object, not a class); init is for a constructor")
+    return objects.adapt(layer, layer_spec.declared, f"{label} ({layer_spec.type})", index, layer_spec.type, fail)
+
+
+def _is_constructor(target) -> bool:
+    """A class (or a factory function) to call, rather than a layer object already made."""
+    if isinstance(target, type):
+        return True
+    return not any(hasattr(target, name) for name in objects.FORWARD_NAMES[:-1] + objects.BACKWARD_NAMES)
+
+
+def _constructor_options(layer_spec: LayerSpec, fail) -> dict:
+    """The entry's other keys and `init:` (for a constructor argument with a reserved name)."""
+    init = layer_spec.declared.get("init", {})
+    both = sorted(set(init) & set(layer_spec.options))
+    if both:
+        raise fail(f"{both[0]!r} is given twice, in init and as a key of the entry; give it once")
+    return {**layer_spec.options, **init}
