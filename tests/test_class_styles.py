@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from conftest import invoke_cli
+from gradcheck_cli.model.network import build_network
+from gradcheck_cli.spec.load import load_spec
 
 STYLES = Path(__file__).parent / "data" / "styles"
 
@@ -162,6 +164,11 @@ def test_float32_specs_reach_attribute_weights(spec_of, run_json, cls):
     assert result.exit_code == 0, result.output
     assert len(_rows(report)) >= 3 and all(outcome == "passed" for _, outcome in _rows(report))
     assert report["specs"][0]["dtype"] == "float32" and report["specs"][0]["tolerance"]["rtol"] == 1e-5
+    # and the layer computes in float32, as the spec says: its own arrays were cast
+    net = build_network(load_spec(str(spec_of(f"- {{type: ./classes.py:{cls}}}", dtype="float32", name="b.yaml"))))
+    layer = net.stack.entries[0].layer
+    assert {str(a.dtype) for a in layer.params.values()} == {"float32"}
+    assert net.stack.entries[0].forward(net.x).dtype == "float32"
 
 
 def test_methods_named_otherwise_and_gradients_declared(spec_of, run_json):
@@ -208,8 +215,6 @@ def test_init_gives_a_constructor_argument_with_a_reserved_name(spec_of, run_jso
     result, report = run_json(str(spec_of("- {type: ./classes.py:WithInit, scale: 0.5, init: {weights: ones}}")))
     assert result.exit_code == 0, result.output
     assert _rows(report) == [("input", "passed"), ("W", "passed"), ("b", "passed")]
-    from gradcheck_cli.model.network import build_network
-    from gradcheck_cli.spec.load import load_spec
     net = build_network(load_spec(str(spec_of("- {type: ./classes.py:WithInit, scale: 0.5, init: {weights: ones}}",
                                               name="again.yaml"))))
     assert (net.stack.entries[0].layer.inner.W == 0.5).all()
@@ -238,3 +243,47 @@ def test_a_contract_layer_reading_an_undeclared_array_is_an_error(spec_of, run_j
     result, report = run_json(str(spec_of("- {type: ./classes.py:ContractPlusMask, constants: [mask]}")))
     assert result.exit_code == 0, result.output
     assert _rows(report) == [("input", "passed"), ("W", "passed")]
+
+
+# --- the reserved keys in `gradcheck schema` ----------------------------------------------------
+
+
+def test_schema_describes_the_reserved_keys_of_a_custom_layer():
+    import json
+
+    from gradcheck_cli.spec.custom_keys import RESERVED
+    schema = json.loads(invoke_cli("schema").stdout)
+    (custom,) = [form for form in schema["$defs"]["layer"]["anyOf"]
+                 if isinstance(form, dict) and "weights" in form.get("properties", {})]
+    assert set(custom["properties"]) == {"type", *RESERVED}
+    assert all(custom["properties"][key]["description"] for key in RESERVED)
+    assert custom["additionalProperties"] is True          # constructor options stay free
+
+
+@pytest.mark.parametrize("entry, valid", [
+    ("{type: ./a.py:X, out: 3, weights: {W: dW, layers.0.W: layers.0.gW}, constants: [mask], "
+     "methods: {forward: run}, call: {training: true}, init: {weights: ones}}", True),
+    ("{type: ./a.py:x, params: {w: [4, 3], b: {shape: [3], init: zeros}}, args: {conv_param: {stride: 1}}}", True),
+    ("{type: ./a.py:X, methods: {fwd: run}}", False),
+    ("{type: ./a.py:X, constants: mask}", False),
+    ("{type: ./a.py:X, weights: {W: 3}}", False),
+    ("{type: ./a.py:X, call: [training]}", False),
+    ("{type: ./a.py:x, params: {w: {shape: [4], init: uniform}}}", False),
+])
+def test_schema_and_validator_agree_on_the_reserved_keys(write_spec, entry, valid):
+    """An editor must not flag what gradcheck takes, nor take what it refuses."""
+    import json
+
+    import yaml
+
+    from gradcheck_cli.errors import SpecError
+    jsonschema = pytest.importorskip("jsonschema")
+    validator = jsonschema.Draft202012Validator(json.loads(invoke_cli("schema").stdout))
+    text = f"input: [2, 3]\nlayers:\n  - {entry}\n"
+    assert validator.is_valid(yaml.safe_load(text)) == valid
+    try:
+        load_spec(str(write_spec(text)))
+        loaded = True
+    except SpecError:
+        loaded = False
+    assert loaded == valid
