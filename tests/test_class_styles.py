@@ -199,7 +199,15 @@ def test_dunder_call_is_a_forward(spec_of, run_json):
      "layers[0]: ./classes.py:BatchNormalization.forward_pass needs training besides x; give it with "
      "call: {training: ...}"),
     ("{type: ./classes.py:WithInit, scale: 2.0, init: {scale: 3.0}}",
-     "layers[0]: 'scale' is given twice, in init and as a key of the entry; give it once"),
+     "layers[0]: 'scale' is given twice, as a key of the entry and in init; give it once"),
+    ("{type: ./classes.py:ArrayAffine, W: 1, params: {W: [3, 2], b: [2]}}",
+     "layers[0]: 'W' is given twice, as a key of the entry and in params; give it once"),
+    ("{type: ./classes.py:Affine, args: {k: 1}}",
+     "layers[0]: args is for function pairs; ./classes.py:Affine is a class: give its constructor's arguments as "
+     "keys of the entry (or in init)"),
+    ("{type: ./classes.py:KeepsInputs, methods: {reset: clear}}",
+     "layers[0]: ./classes.py:KeepsInputs has no method 'clear' (methods: {reset: clear}); its methods: backward, "
+     "build, flush, forward"),
     ("{type: ./classes.py:Positional, weights: {gain: grad_gain}, constants: [gain]}",
      "layers[0]: gain is declared both in weights and in constants; a parameter or a constant, not both"),
 ])
@@ -218,6 +226,28 @@ def test_init_gives_a_constructor_argument_with_a_reserved_name(spec_of, run_jso
     net = build_network(load_spec(str(spec_of("- {type: ./classes.py:WithInit, scale: 0.5, init: {weights: ones}}",
                                               name="again.yaml"))))
     assert (net.stack.entries[0].layer.inner.W == 0.5).all()
+
+
+def test_a_constructor_that_takes_arrays_gets_them_drawn_by_shape(spec_of, run_json):
+    """deep-learning-from-scratch's Affine(W, b): `params:` gives the arrays' shapes."""
+    layer = "- {type: ./classes.py:ArrayAffine, params: {W: {shape: [3, 4], scale: 0.5}, b: {shape: [4], init: zeros}}}"
+    result, report = run_json(str(spec_of(layer)))
+    assert result.exit_code == 0, result.output
+    assert _rows(report) == [("input", "passed"), ("W", "passed"), ("b", "passed")]
+    net = build_network(load_spec(str(spec_of(layer, name="again.yaml"))))
+    inner = net.stack.entries[0].layer.inner
+    assert inner.W.shape == (3, 4) and not (inner.b.any()) and inner.W.std() < 1.0   # drawn with the scale
+    again = build_network(load_spec(str(spec_of(layer, name="third.yaml")))).stack.entries[0].layer.inner
+    assert (again.W == inner.W).all()                                                 # from the spec's seed
+
+
+def test_a_layer_that_keeps_every_input_until_flushed_gets_reset_before_each_forward(spec_of, run_json):
+    result, report = run_json(str(spec_of("- {type: ./classes.py:KeepsInputs}")))
+    assert report["specs"][0]["error"] == \
+        "layer 0 (./classes.py:KeepsInputs): backward returned list, expected dL/dx as a numpy array"
+    result, report = run_json(str(spec_of("- {type: ./classes.py:KeepsInputs, methods: {reset: flush}}")))
+    assert result.exit_code == 0, result.output
+    assert _rows(report) == [("input", "passed"), ("W", "passed")]
 
 
 @pytest.mark.parametrize("cls, verb", [("Updates", "changed the values of"), ("Replaces", "replaced")])

@@ -28,20 +28,29 @@ def custom_layer(layer_spec: LayerSpec, spec_file: Path, label: str, fail):
         target = custom.load_class(layer_spec.type, spec_file, fail)
     if isinstance(target, FunctionPair):
         return function_layer(target, layer_spec.declared, fail)
-    index = int(label.split(".")[0])
-    if _is_constructor(target):
-        options = _constructor_options(layer_spec, fail)
-        custom.check_options(target, layer_spec.type, options, fail)
+    index, name, declared = int(label.split(".")[0]), f"{label} ({layer_spec.type})", layer_spec.declared
+    if "args" in declared:
+        raise fail(f"args is for function pairs; {layer_spec.type} is a class: give its constructor's arguments as "
+                   "keys of the entry (or in init)")
+    if not _is_constructor(target):
+        if "init" in declared or "params" in declared:
+            raise fail(f"{'init' if 'init' in declared else 'params'}: {layer_spec.type} is already built (an "
+                       "object, not a class); init and params are for a constructor")
+        return objects.adapt(target, declared, name, index, layer_spec.type, fail)  # an object the API was given
+    options = _constructor_options(layer_spec, fail)
+    shapes = declared.get("params", {})
+    custom.check_options(target, layer_spec.type, {**options, **dict.fromkeys(shapes)}, fail)
+
+    def make(rng=None):
+        arrays = objects.draw_arrays(shapes, rng) if shapes else {}
         try:
-            layer = target(**options)
+            return target(**options, **arrays)
         except LAYER_FAILURES as exc:
-            raise LayerError(f"{label} ({layer_spec.type})", f"constructor raised {one_line(exc)}",
-                             index=index) from None
-    else:
-        layer = target  # an object the Python API was given
-        if "init" in layer_spec.declared:
-            raise fail(f"init: {layer_spec.type} is already built (an object, not a class); init is for a constructor")
-    return objects.adapt(layer, layer_spec.declared, f"{label} ({layer_spec.type})", index, layer_spec.type, fail)
+            raise LayerError(name, f"constructor raised {one_line(exc)}", index=index) from None
+
+    if shapes:  # arrays for the constructor, drawn from the layer's seed: made at build
+        return objects.adapt(target, declared, name, index, layer_spec.type, fail, make=make)
+    return objects.adapt(make(), declared, name, index, layer_spec.type, fail)
 
 
 def _is_constructor(target) -> bool:
@@ -52,9 +61,13 @@ def _is_constructor(target) -> bool:
 
 
 def _constructor_options(layer_spec: LayerSpec, fail) -> dict:
-    """The entry's other keys and `init:` (for a constructor argument with a reserved name)."""
-    init = layer_spec.declared.get("init", {})
-    both = sorted(set(init) & set(layer_spec.options))
-    if both:
-        raise fail(f"{both[0]!r} is given twice, in init and as a key of the entry; give it once")
-    return {**layer_spec.options, **init}
+    """The entry's other keys and `init:` (for a constructor argument with a reserved name);
+    `params:` adds arrays drawn by shape, at build."""
+    seen: dict[str, str] = {}
+    for where, keys in (("as a key of the entry", layer_spec.options), ("in init", layer_spec.declared.get("init", {})),
+                        ("in params", layer_spec.declared.get("params", {}))):
+        for key in keys:
+            if key in seen:
+                raise fail(f"{key!r} is given twice, {seen[key]} and {where}; give it once")
+            seen[key] = where
+    return {**layer_spec.options, **layer_spec.declared.get("init", {})}

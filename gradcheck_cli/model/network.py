@@ -194,6 +194,8 @@ def _build_stack(layer_specs: list[LayerSpec], x, seed: np.random.SeedSequence, 
         if callable(build):
             try:
                 build(*_build_arguments(build, x.shape, rng))
+            except LayerError:  # a constructor made at build (params: of a class) names itself
+                raise
             except LAYER_FAILURES as exc:
                 raise entry.fail(f"build raised {one_line(exc)}") from None
         _cast_params(entry, dtype)

@@ -54,22 +54,37 @@ class ObjectLayer:
     """A user's class layer driven through the contract: its own method names, keyword
     arguments for forward (`call:`), its parameters wherever it keeps them."""
 
-    def __init__(self, inner, forward: str, backward: str, call: dict, name: str, index: int):
+    def __init__(self, inner, forward: str, backward: str, call: dict, name: str, index: int,
+                 reset: str | None = None, make=None):
         self.inner = inner
-        self.forward_name, self.backward_name = forward, backward
+        self.forward_name, self.backward_name, self.reset_name = forward, backward, reset
         self.call = call
         self.name, self.index = name, index
         self.params = Parameters(inner)
         self.gradient_of: dict[str, tuple] = {}   # shown name -> place of its gradient
         self.constants: list[tuple] = []          # places of declared constants
-        build = getattr(inner, "build", None)
+        self.make = make            # make(rng) -> the layer, for a constructor that takes arrays
+        if make is not None:
+            self.build = self._construct
+        elif callable(getattr(inner, "build", None)):
+            self.build = inner.build
+
+    def _construct(self, input_shape, rng) -> None:
+        """A constructor that takes arrays (their shapes in `params:`) is called here, with
+        arrays drawn from the layer's seed; then the layer's own build, if it has one."""
+        from .network import _build_arguments
+        self.inner = self.make(rng)
+        self.params = Parameters(self.inner)
+        build = getattr(self.inner, "build", None)
         if callable(build):
-            self.build = build
+            build(*_build_arguments(build, input_shape, rng))
 
     def fail(self, message: str) -> LayerError:
         return LayerError(self.name, message, index=self.index)
 
     def forward(self, x):
+        if self.reset_name:  # a fresh pass: what the last one kept would be backpropagated too
+            getattr(self.inner, self.reset_name)()
         # a fresh copy each call: a forward that writes into its keyword arguments cannot
         # change the next call
         return getattr(self.inner, self.forward_name)(x, **copy.deepcopy(self.call))
@@ -128,10 +143,10 @@ def _changed(now, array, values) -> str | None:
     return None
 
 
-def adapt(layer, declared: dict, name: str, index: int, type_name: str, fail):
+def adapt(layer, declared: dict, name: str, index: int, type_name: str, fail, make=None):
     """The layer as the checker drives it: itself when its methods are forward(x) and
-    backward(grad_out), else an ObjectLayer calling its own. `fail(message)`: the SpecError at
-    the entry's line."""
+    backward(grad_out), else an ObjectLayer calling its own. With `make(rng)`, `layer` is the
+    class, made at build. `fail(message)`: the SpecError at the entry's line."""
     methods = declared.get("methods", {})
     names = {}
     for role, usual in (("forward", FORWARD_NAMES), ("backward", BACKWARD_NAMES)):
@@ -144,29 +159,45 @@ def adapt(layer, declared: dict, name: str, index: int, type_name: str, fail):
             raise fail(f"{type_name} has no {role} method (looked for {', '.join(usual)}); "
                        f"name it with methods: {{{role}: NAME}}")
         names[role] = method
+    reset = methods.get("reset")
+    if reset is not None and not callable(getattr(layer, reset, None)):
+        raise fail(f"{type_name} has no method {reset!r} (methods: {{reset: {reset}}}); "
+                   f"its methods: {', '.join(_method_names(layer)) or 'none'}")
     call = declared.get("call", {})
-    _check_call(getattr(layer, names["forward"]), names["forward"], call, type_name, fail)
+    _check_call(getattr(layer, names["forward"]), names["forward"], call, type_name, fail, isinstance(layer, type))
     both = set(declared.get("weights", {})) & set(declared.get("constants", []))
     if both:
         raise fail(f"{sorted(both)[0]} is declared both in weights and in constants; "
                    "a parameter or a constant, not both")
-    if names == {"forward": "forward", "backward": "backward"} and not call:
+    if names == {"forward": "forward", "backward": "backward"} and not call and not reset and make is None:
         return layer
-    return ObjectLayer(layer, names["forward"], names["backward"], call, name, index)
+    return ObjectLayer(None if make else layer, names["forward"], names["backward"], call, name, index, reset, make)
+
+
+def draw_arrays(shapes: dict, rng) -> dict:
+    """`params:` of a class entry: name -> {shape, init, scale}, drawn (normal: scale·N(0, 1),
+    ones: scale, zeros)."""
+    drawn = {}
+    for name, spec in shapes.items():
+        if spec["init"] == "normal":
+            drawn[name] = spec["scale"] * rng.standard_normal(spec["shape"])
+        else:
+            drawn[name] = (spec["scale"] if spec["init"] == "ones" else 0.0) * np.ones(spec["shape"])
+    return drawn
 
 
 def _method_names(layer) -> list[str]:
     return [n for n in dir(type(layer)) if not n.startswith("_") and callable(getattr(type(layer), n, None))]
 
 
-def _check_call(method, method_name: str, call: dict, type_name: str, fail) -> None:
+def _check_call(method, method_name: str, call: dict, type_name: str, fail, unbound: bool) -> None:
     """forward(x, **call) must fit the method's signature: said now, at the entry's line,
     rather than as a TypeError from inside the first forward."""
     try:
         signature = inspect.signature(method)
     except (TypeError, ValueError):
         return
-    parameters = list(signature.parameters.values())
+    parameters = list(signature.parameters.values())[1 if unbound else 0:]
     taken = ", ".join(p.name for p in parameters)
     if not any(p.kind == p.VAR_KEYWORD for p in parameters):
         named = [p.name for p in parameters[1:] if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
@@ -175,7 +206,7 @@ def _check_call(method, method_name: str, call: dict, type_name: str, fail) -> N
                 raise fail(f"call: {type_name}.{method_name} takes no argument {name!r}{did_you_mean(name, named)}; "
                            f"it takes: {taken}")
     try:
-        signature.bind(None, **call)
+        signature.bind(*[None] * (2 if unbound else 1), **call)
     except TypeError:
         needed = [p.name for p in parameters[1:] if p.default is p.empty and p.name not in call
                   and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]

@@ -18,13 +18,16 @@ RESERVED = {
                       doc="parameter attribute -> its gradient's attribute, {W: dW}; dotted for a sublayer's, "
                           "{layers.0.W: layers.0.gW}"),
     "constants": Option("names", None, doc="arrays forward reads that are not parameters (a fixed mask), [mask]"),
-    "methods": Option("methods", None, doc="{forward: NAME, backward: NAME} when they are named otherwise"),
+    "methods": Option("methods", None, doc="{forward: NAME, backward: NAME} when they are named otherwise; "
+                                           "reset: NAME, called before every forward (a fresh pass)"),
     "call": Option("mapping", None, doc="keyword arguments given to forward at every call, {training: true}"),
     "init": Option("mapping", None, doc="constructor arguments, for one that takes a reserved name"),
     "params": Option("param_shapes", None, doc="function pairs: the arrays after x, name -> shape"),
     "args": Option("mapping", None, doc="function pairs: the other arguments of forward, by name"),
 }
 PARAM_INITS = ("normal", "zeros", "ones")
+# reset: for a layer that keeps what every forward saw until its update step (a list of inputs)
+METHOD_ROLES = ("forward", "backward", "reset")
 
 
 def parse_reserved(key: str, value: Any, path: tuple, marks) -> Any:
@@ -52,10 +55,10 @@ def parse_reserved(key: str, value: Any, path: tuple, marks) -> Any:
             raise marks.error(path + (name,), f"expected the name of the gradient's attribute, like d{name}, "
                                               f"got {describe(item)}")
         if kind == "methods":
-            if name not in ("forward", "backward"):
-                hint = did_you_mean(name, ["forward", "backward"])
-                raise marks.error(path + (name,), f"unknown method role {name!r}{hint}; expected forward or backward",
-                                  key=True)
+            if name not in METHOD_ROLES:
+                hint = did_you_mean(name, METHOD_ROLES)
+                raise marks.error(path + (name,), f"unknown method role {name!r}{hint}; expected forward, backward "
+                                                  "or reset", key=True)
             if not (isinstance(item, str) and item.isidentifier()):
                 raise marks.error(path + (name,), f"expected a method name, got {describe(item)}")
         if kind == "param_shapes":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .options import CHECKERS, Option
 from ..model.registry import LAYERS, LOSSES, Builtin
-from .custom_keys import MAX_PARAM_DIMS, PARAM_INITS, RESERVED
+from .custom_keys import MAX_PARAM_DIMS, METHOD_ROLES, PARAM_INITS, RESERVED
 from .load import MAX_DIMS, TOLERANCE, TOP_LEVEL
 
 CUSTOM_PATTERN = r"^[^:\s][^:]*:[A-Za-z_][A-Za-z0-9_]*$"
@@ -79,7 +79,7 @@ _SHAPE = {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems
 _RESERVED_KINDS = {
     "mapping_of_names": {"type": "object", "propertyNames": _ATTRIBUTE_PATH, "additionalProperties": _ATTRIBUTE_PATH},
     "names": {"type": "array", "items": _ATTRIBUTE_PATH},
-    "methods": {"type": "object", "properties": {"forward": _NAME, "backward": _NAME}, "additionalProperties": False},
+    "methods": {"type": "object", "properties": {role: _NAME for role in METHOD_ROLES}, "additionalProperties": False},
     "mapping": {"type": "object", "propertyNames": _NAME},
     "param_shapes": {"type": "object", "propertyNames": _NAME, "additionalProperties": {"anyOf": [_SHAPE, {
         "type": "object", "required": ["shape"], "additionalProperties": False,

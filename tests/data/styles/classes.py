@@ -261,3 +261,47 @@ class ContractPlusMask:
     def backward(self, g):
         self.grads["W"] = self.x.T @ (g * self.mask)
         return (g * self.mask) @ self.params["W"].T
+
+
+class ArrayAffine:
+    """deep-learning-from-scratch's style: the constructor takes the arrays themselves."""
+
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+        self.dW = self.db = None
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.W + self.b
+
+    def backward(self, dout):
+        self.dW, self.db = self.x.T @ dout, dout.sum(axis=0)
+        return dout @ self.W.T
+
+
+class KeepsInputs:
+    """Keeps the input of every forward until flush() (numpy-ml's style), backpropagating
+    through all of them; gradients added into gradients[...]."""
+
+    def __init__(self, n_out=3):
+        self.n_out, self.X = n_out, []
+        self.parameters, self.gradients = {}, {}
+
+    def build(self, shape, rng):
+        self.parameters["W"] = rng.standard_normal((shape[-1], self.n_out))
+        self.gradients["W"] = np.zeros_like(self.parameters["W"])
+
+    def flush(self):
+        self.X = []
+        self.gradients = {k: np.zeros_like(v) for k, v in self.gradients.items()}
+
+    def forward(self, X):
+        self.X.append(X)
+        return X @ self.parameters["W"]
+
+    def backward(self, dLdy):
+        dX = []
+        for x in self.X:
+            self.gradients["W"] += x.T @ dLdy
+            dX.append(dLdy @ self.parameters["W"].T)
+        return dX[0] if len(self.X) == 1 else dX
