@@ -179,6 +179,12 @@ def test_methods_named_otherwise_and_gradients_declared(spec_of, run_json):
     assert _rows(report) == [("input", "passed"), ("W", "passed"), ("b", "passed")]
 
 
+def test_weights_in_slots_are_found(spec_of, run_json):
+    result, report = run_json(str(spec_of("- {type: ./classes.py:Slotted}")))
+    assert result.exit_code == 0, result.output
+    assert _rows(report) == [("input", "passed"), ("W", "passed")]
+
+
 def test_dunder_call_is_a_forward(spec_of, run_json):
     result, report = run_json(str(spec_of("- {type: ./classes.py:Callable}")))
     assert result.exit_code == 0, result.output

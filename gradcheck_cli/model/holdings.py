@@ -55,7 +55,7 @@ def _walk(value, place: Place, depth: int, seen: set) -> Iterator[tuple[Place, n
                 yield from _walk(item, place + (("item", i),), depth + 1, seen)
     elif _is_user_object(value):
         seen.add(id(value))
-        for name, item in list(vars(value).items()):
+        for name, item in _attributes(value):
             yield from _walk(item, place + (("attr", name),), depth + 1, seen)
 
 
@@ -67,10 +67,18 @@ def _is_user_object(value) -> bool:
     module = (type(value).__module__ or "").partition(".")[0]
     if module in ("numpy", "builtins", "gradcheck_cli") or module in sys.stdlib_module_names:
         return False
-    try:
-        return isinstance(vars(value), dict)
-    except TypeError:
-        return False
+    return hasattr(value, "__dict__") or any(getattr(cls, "__slots__", ()) for cls in type(value).__mro__)
+
+
+def _attributes(value) -> list[tuple[str, Any]]:
+    """An object's attributes: its __dict__, and its __slots__ if its class has them."""
+    found = dict(getattr(value, "__dict__", {}))
+    for cls in type(value).__mro__:
+        slots = getattr(cls, "__slots__", ())
+        for name in [slots] if isinstance(slots, str) else slots:
+            if name not in ("__dict__", "__weakref__") and name not in found and hasattr(value, name):
+                found[name] = getattr(value, name)
+    return list(found.items())
 
 
 def resolve(root, place: Place) -> Any:

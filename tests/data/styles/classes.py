@@ -305,3 +305,20 @@ class KeepsInputs:
             self.gradients["W"] += x.T @ dLdy
             dX.append(dLdy @ self.parameters["W"].T)
         return dX[0] if len(self.X) == 1 else dX
+
+
+class Slotted:
+    """Attributes in __slots__, no __dict__."""
+
+    __slots__ = ("W", "dW", "x")
+
+    def build(self, shape, rng):
+        self.W = rng.standard_normal((shape[-1], 2))
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.W
+
+    def backward(self, g):
+        self.dW = self.x.T @ g
+        return g @ self.W.T
