@@ -9,7 +9,10 @@ from ..errors import LayerError
 from ..spec.options import describe
 from .holdings import GRADIENT_NAMES, assign, dotted, expression, floating_arrays, gradient_places, \
     place_of, resolve, shown_name
-from .objects import READ_PROBE, UPDATE_GUESS, UPDATE_HINT, ObjectLayer, _changed
+from .objects import UPDATE_GUESS, UPDATE_HINT, ObjectLayer, what_changed
+
+# A perturbation this large relative to the array's entries moves any output that reads it.
+READ_PROBE = 1e-2
 
 
 def settle(entry, declared: dict, x, y, fail) -> bool:
@@ -51,7 +54,7 @@ def settle(entry, declared: dict, x, y, fail) -> bool:
                 break
     for place in list(pairs) + constants:
         held = second.get(place)
-        problem = held is not None and id(held) in before and _changed(resolve(root, place), held, before[id(held)])
+        problem = held is not None and id(held) in before and what_changed(resolve(root, place), held, before[id(held)])
         if problem:
             raise entry.fail(f"backward {problem} {expression(place)}{UPDATE_HINT}")
 

@@ -26,8 +26,6 @@ from .holdings import MISSING, assign, expression, resolve
 
 FORWARD_NAMES = ("forward", "forward_pass", "__call__")
 BACKWARD_NAMES = ("backward", "backward_pass")
-# A perturbation this large relative to the array's entries moves any output that reads it.
-READ_PROBE = 1e-2
 
 
 class Parameters(dict):
@@ -94,7 +92,7 @@ class ObjectLayer:
         kept = [(place, array, array.copy()) for place, array in self._guarded()]
         dx = getattr(self.inner, self.backward_name)(grad_out)
         for place, array, values in kept:
-            problem = _changed(resolve(self.inner, place), array, values)
+            problem = what_changed(resolve(self.inner, place), array, values)
             if problem:
                 raise self.fail(f"backward {problem} {expression(place)}{UPDATE_HINT}")
         return dx
@@ -135,7 +133,7 @@ UPDATE_HINT = (UPDATE_GUESS + "; gradcheck checks gradients at fixed weights: ba
                "and store their gradients")
 
 
-def _changed(now, array, values) -> str | None:
+def what_changed(now, array, values) -> str | None:
     if now is not array:
         return "replaced"
     if not np.array_equal(array, values, equal_nan=True):
