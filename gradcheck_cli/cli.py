@@ -171,8 +171,9 @@ def validate(
     max_elements: int = typer.Option(defaults.MAX_ELEMENTS, "--max-elements", min=1,
                                      help="Refuse specs with more input and parameter scalars than this."),
 ) -> None:
-    """Parse and build each spec (one forward per layer, for the shapes), without computing any
-    gradient. Exit code 0: all valid; 1: a layer errored while building; 2: a spec is invalid."""
+    """Parse and build each spec (one forward per layer, for the shapes; a custom class layer
+    also runs backward once, to find its parameters), without checking any gradient. Exit code
+    0: all valid; 1: a layer errored while building; 2: a spec is invalid."""
     import numpy as np
 
     from .errors import LayerError, SpecError

@@ -360,7 +360,8 @@ def test_invalid_arguments_raise_one_clear_line(arguments, message):
     (lambda: check_layer({"type": Affine, "outt": 3}, input_shape=(2, 3)),
      "check_layer: layer: unknown option 'outt' for Affine (did you mean 'out'?); it takes: out, w_factor"),
     (lambda: check_layer(object, input_shape=(2, 3)),
-     "check_layer: layer: object has no forward() method; a layer needs forward(x) and backward(grad_out)"),
+     "check_layer: layer: object has no forward method (looked for forward, forward_pass, __call__); "
+     "name it with methods: {forward: NAME}"),
     (lambda: check_spec({"input": [2, 3], "layers": ["tanh", {"type": "linear", "out": "three"}]}),
      "<mapping>: layers[1].out: expected a positive integer, got 'three'"),
     (lambda: check_spec({"input": [2, 3]}), "<mapping>: missing required key 'layers'"),

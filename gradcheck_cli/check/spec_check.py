@@ -81,6 +81,7 @@ def check_built(net: Network, settings: Settings) -> Findings:
     trace = backprop(net, net.x)
     twin = float64_twin(net)
     precision, notes = choose_precision(net, trace, twin is not None, settings.rtol, settings.atol, settings.step)
+    notes = net.notes + notes  # parameters found by name, while building
     mode = choose_mode(settings, trace, notes)
     numeric_trace = twin or trace
     with net.params_as(FLOAT64) if twin else nullcontext():

@@ -6,6 +6,8 @@ The checker drives every layer through one contract: `forward(x)`, `backward(gra
 module here that makes its layers fit the contract:
 
 - a class following the contract is used as it is (this module);
+- a class of another style (forward_pass, weights as attributes, `call:` keyword arguments):
+  objects.py adapts it, and discovery.py finds its parameters once it is built;
 - a function pair (cs231n's `affine_forward` / `affine_backward`): functions.py;
 """
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 from ..errors import LAYER_FAILURES, LayerError, raised
 from ..spec.load import LayerSpec
-from . import custom
+from . import custom, objects
 from .functions import FunctionPair, function_layer
 
 
@@ -26,17 +28,46 @@ def custom_layer(layer_spec: LayerSpec, spec_file: Path, label: str, fail):
         target = custom.load_target(layer_spec.type, spec_file, fail)
     if isinstance(target, FunctionPair):
         return function_layer(target, layer_spec.declared, fail, label, layer_spec.options)
-    if isinstance(target, type) or not hasattr(target, "forward"):
-        custom.check_options(target, layer_spec.type, layer_spec.options, fail)
+    index, name, declared = int(label.split(".")[0]), f"{label} ({layer_spec.type})", layer_spec.declared
+    if "args" in declared:
+        raise fail(f"args is for function pairs; {layer_spec.type} is a class: give its constructor's arguments as "
+                   "keys of the entry (or in init)")
+    if not _is_constructor(target):
+        if "init" in declared or "params" in declared:
+            raise fail(f"{'init' if 'init' in declared else 'params'}: {layer_spec.type} is already built (an "
+                       "object, not a class); init and params are for a constructor")
+        return objects.adapt(target, declared, name, index, layer_spec.type, fail)  # an object the API was given
+    options = _constructor_options(layer_spec, fail)
+    shapes = declared.get("params", {})
+    custom.check_options(target, layer_spec.type, {**options, **dict.fromkeys(shapes)}, fail)
+
+    def make(rng=None):
+        arrays = objects.draw_arrays(shapes, rng) if shapes else {}
         try:
-            layer = target(**layer_spec.options)
+            return target(**options, **arrays)
         except LAYER_FAILURES as exc:
-            raise LayerError(f"{label} ({layer_spec.type})", raised("constructor", exc),
-                             index=int(label.split(".")[0])) from None
-    else:
-        layer = target  # an object the Python API was given
-    for method in ("forward", "backward"):
-        if not callable(getattr(layer, method, None)):
-            raise fail(f"{layer_spec.type} has no {method}() method; "
-                       "a layer needs forward(x) and backward(grad_out)")
-    return layer
+            raise LayerError(name, raised("constructor", exc), index=index) from None
+
+    if shapes:  # arrays for the constructor, drawn from the layer's seed: made at build
+        return objects.adapt(target, declared, name, index, layer_spec.type, fail, make=make)
+    return objects.adapt(make(), declared, name, index, layer_spec.type, fail)
+
+
+def _is_constructor(target) -> bool:
+    """A class (or a factory function) to call, rather than a layer object already made."""
+    if isinstance(target, type):
+        return True
+    return not any(hasattr(target, name) for name in objects.FORWARD_NAMES[:-1] + objects.BACKWARD_NAMES)
+
+
+def _constructor_options(layer_spec: LayerSpec, fail) -> dict:
+    """The entry's other keys and `init:` (for a constructor argument with a reserved name);
+    `params:` adds arrays drawn by shape, at build."""
+    seen: dict[str, str] = {}
+    for where, keys in (("as a key of the entry", layer_spec.options), ("in init", layer_spec.declared.get("init", {})),
+                        ("in params", layer_spec.declared.get("params", {}))):
+        for key in keys:
+            if key in seen:
+                raise fail(f"{key!r} is given twice, {seen[key]} and {where}; give it once")
+            seen[key] = where
+    return {**layer_spec.options, **layer_spec.declared.get("init", {})}

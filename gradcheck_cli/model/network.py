@@ -10,6 +10,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .custom_layer import custom_layer
+from .discovery import settle
 from ..errors import LAYER_FAILURES, LayerError, ShapeError, SpecError, raised
 from .random_state import GlobalRandom, seeded_build
 from .registry import LAYERS, LOSSES
@@ -30,6 +31,7 @@ class Entry:
     random: GlobalRandom | None = None   # numpy's global random state around its calls (custom layers)
     copies_output: bool = False          # forward overwrites the array it returned: each output is copied
     hazards: list = field(default_factory=list)  # (kind, message): what backprop reports as warnings
+    notes: list[str] = field(default_factory=list)   # what the report should say about it
 
     def hazard(self, kind: str, message: str) -> None:
         if (kind, message) not in self.hazards:
@@ -146,6 +148,11 @@ class Network:
     x: np.ndarray
     dtype: np.dtype
 
+    @property
+    def notes(self) -> list[str]:
+        """What was found while building (parameters found by name), for the report."""
+        return [note for entry in self.stack.walk() for note in entry.notes]
+
     def loss_from(self, k: int, x) -> float:
         """L as a function of the input of top-level layer k (layer 0: the network input)."""
         return self.loss.value(self.stack.forward(x, start=k))
@@ -206,6 +213,8 @@ def _build_stack(layer_specs: list[LayerSpec], x, seed: np.random.SeedSequence, 
             try:
                 with seeded_build(entry.random):
                     build(*_build_arguments(build, x.shape, rng))
+            except LayerError:  # a constructor made at build (params: of a class) names itself
+                raise
             except LAYER_FAILURES as exc:
                 raise entry.fail(raised("build", exc)) from None
         _cast_params(entry, dtype)
@@ -217,6 +226,11 @@ def _build_stack(layer_specs: list[LayerSpec], x, seed: np.random.SeedSequence, 
                                 where=_where(layer_spec)) from None
             raise
         entry.require_finite(y, "the output of forward")  # `validate` says so too, not only `run`
+        # a custom layer's parameters are found here, so that `validate` reports an unpaired one too
+        if layer_spec.custom and settle(entry, layer_spec.declared, x, y, _fail_at(spec, layer_spec)):
+            _cast_params(entry, dtype)
+            y = entry.forward(x)
+            entry.require_finite(y, "the output of forward")
         stack.entries.append(entry)
         x = y
     return stack, x
@@ -227,12 +241,15 @@ def _where(layer_spec: LayerSpec) -> str:
     return format_path(layer_spec.path)
 
 
-def _make_entry(layer_spec: LayerSpec, label: str, x, seed, spec: Spec, dtype) -> Entry:
+def _fail_at(spec: Spec, layer_spec: LayerSpec):
     def fail(message: str) -> SpecError:
         return SpecError(message, spec.path, layer_spec.line, where=_where(layer_spec))
+    return fail
 
+
+def _make_entry(layer_spec: LayerSpec, label: str, x, seed, spec: Spec, dtype) -> Entry:
     if layer_spec.custom:
-        layer = custom_layer(layer_spec, spec.file, label, fail)
+        layer = custom_layer(layer_spec, spec.file, label, _fail_at(spec, layer_spec))
         return Entry(label, layer_spec.type, layer, layer_spec.line)
     options = dict(layer_spec.options)
     branch = None

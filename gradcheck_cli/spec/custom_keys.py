@@ -14,9 +14,12 @@ MAX_PARAM_DIMS = 6
 # Keys of a custom layer entry that are not constructor options: they say what cannot be guessed
 # from the user's code (docs: README "Layers as you write them").
 RESERVED = {
-    "weights": Option("mapping_of_names", None, doc="parameter attribute -> its gradient's attribute, {W: dW}"),
-    "constants": Option("names", None, doc="arrays forward reads that are not parameters (a fixed mask)"),
-    "methods": Option("methods", None, doc="{forward: NAME, backward: NAME} when they are named otherwise"),
+    "weights": Option("mapping_of_names", None,
+                      doc="parameter attribute -> its gradient's attribute, {W: dW}; dotted for a sublayer's, "
+                          "{layers.0.W: layers.0.gW}"),
+    "constants": Option("names", None, doc="arrays forward reads that are not parameters (a fixed mask), [mask]"),
+    "methods": Option("methods", None, doc="{forward: NAME, backward: NAME} when they are named otherwise; "
+                                           "reset: NAME, called before every forward (a fresh pass)"),
     "call": Option("mapping", None, doc="keyword arguments given to forward at every call, {training: true}"),
     "init": Option("mapping", None, doc="constructor arguments, for one that takes a reserved name"),
     "params": Option("param_shapes", None, doc="function pairs: the arrays after x in forward's signature, "
@@ -25,6 +28,8 @@ RESERVED = {
                    "integers); a fresh copy at every call"),
 }
 PARAM_INITS = ("normal", "zeros", "ones")
+# reset: for a layer that keeps what every forward saw until its update step (a list of inputs)
+METHOD_ROLES = ("forward", "backward", "reset")
 
 
 def parse_reserved(key: str, value: Any, path: tuple, marks) -> Any:
@@ -32,27 +37,43 @@ def parse_reserved(key: str, value: Any, path: tuple, marks) -> Any:
     when the layer is built)."""
     kind = RESERVED[key].kind
     if kind == "names":
-        if not isinstance(value, list) or not all(isinstance(v, str) and v.isidentifier() for v in value):
+        if not isinstance(value, list):
             raise marks.error(path, f"expected a list of attribute names, like [mask], got {describe(value)}")
+        for i, name in enumerate(value):
+            if not is_attribute_path(name):
+                raise marks.error(path + (i,), f"expected an attribute name, like mask or layers.0.mask, "
+                                               f"got {describe(name)}")
         return list(value)
     if not isinstance(value, dict):
         raise marks.error(path, f"expected a mapping, got {describe(value)}")
     for name, item in value.items():
-        if not isinstance(name, str) or not name.isidentifier():
+        if kind == "mapping_of_names":
+            if not is_attribute_path(name):
+                raise marks.error(path + (name,), "expected the parameter's attribute name as the key, like W or "
+                                                  f"layers.0.W, got {describe(name)}", key=True)
+        elif not isinstance(name, str) or not name.isidentifier():
             raise marks.error(path + (name,), f"expected a Python name as the key, got {describe(name)}", key=True)
-        if kind == "mapping_of_names" and not (isinstance(item, str) and item.isidentifier()):
+        if kind == "mapping_of_names" and not is_attribute_path(item):
             raise marks.error(path + (name,), f"expected the name of the gradient's attribute, like d{name}, "
                                               f"got {describe(item)}")
         if kind == "methods":
-            if name not in ("forward", "backward"):
-                hint = did_you_mean(name, ["forward", "backward"])
-                raise marks.error(path + (name,), f"unknown method role {name!r}{hint}; expected forward or backward",
-                                  key=True)
+            if name not in METHOD_ROLES:
+                hint = did_you_mean(name, METHOD_ROLES)
+                raise marks.error(path + (name,), f"unknown method role {name!r}{hint}; expected forward, backward "
+                                                  "or reset", key=True)
             if not (isinstance(item, str) and item.isidentifier()):
                 raise marks.error(path + (name,), f"expected a method name, got {describe(item)}")
         if kind == "param_shapes":
             value[name] = _parse_param_shape(item, path + (name,), marks)
     return dict(value)
+
+
+def is_attribute_path(text: Any) -> bool:
+    """W, params.W, layers.0.W: an attribute of the layer, of a dict or list it holds, and so on."""
+    if not isinstance(text, str) or not text:
+        return False
+    parts = text.split(".")
+    return parts[0].isidentifier() and all(p.isidentifier() or p.isdigit() for p in parts)
 
 
 def _parse_param_shape(value: Any, path: tuple, marks) -> dict:

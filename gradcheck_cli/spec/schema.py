@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from .options import CHECKERS, Option
 from ..model.registry import LAYERS, LOSSES, Builtin
+from .custom_keys import MAX_PARAM_DIMS, METHOD_ROLES, PARAM_INITS, RESERVED
 from .load import MAX_DIMS, TOLERANCE, TOP_LEVEL
-from .custom_keys import MAX_PARAM_DIMS, PARAM_INITS, RESERVED
 
 CUSTOM_PATTERN = r"^[^:\s][^:]*:[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -73,28 +73,38 @@ def _names_schema(table) -> list[dict]:
     return forms
 
 
-def _function_pair_keys() -> dict:
-    """`params` and `args` of a custom entry naming a function pair (custom_keys.RESERVED)."""
-    shape = {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1, "maxItems": MAX_PARAM_DIMS}
-    drawn = {"type": "object", "properties": {"shape": shape, "init": {"enum": list(PARAM_INITS), "default": "normal"},
-                                              "scale": _option(Option("positive_number", 1.0))},
-             "required": ["shape"], "additionalProperties": False}
-    names = {"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
-    return {"params": {"type": "object", "propertyNames": names, "additionalProperties": {"anyOf": [shape, drawn]},
-                       "description": RESERVED["params"].doc},
-            "args": {"type": "object", "propertyNames": names, "description": RESERVED["args"].doc}}
+_NAME = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
+_ATTRIBUTE_PATH = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*(\.([A-Za-z_][A-Za-z0-9_]*|[0-9]+))*$"}
+_SHAPE = {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1, "maxItems": MAX_PARAM_DIMS}
+_RESERVED_KINDS = {
+    "mapping_of_names": {"type": "object", "propertyNames": _ATTRIBUTE_PATH, "additionalProperties": _ATTRIBUTE_PATH},
+    "names": {"type": "array", "items": _ATTRIBUTE_PATH},
+    "methods": {"type": "object", "properties": {role: _NAME for role in METHOD_ROLES}, "additionalProperties": False},
+    "mapping": {"type": "object", "propertyNames": _NAME},
+    "param_shapes": {"type": "object", "propertyNames": _NAME, "additionalProperties": {"anyOf": [_SHAPE, {
+        "type": "object", "required": ["shape"], "additionalProperties": False,
+        "properties": {"shape": _SHAPE, "init": {"enum": list(PARAM_INITS)},
+                       "scale": {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, _UNSIGNED_EXPONENT_NUMBER]}}}]}},
+}
 
 
-def spec_schema() -> dict:
-    custom = {
+def _custom_layer_schema() -> dict:
+    """A custom layer entry: its reserved keys described (custom_keys.RESERVED), every other
+    key free (constructor options)."""
+    reserved = {key: {**_RESERVED_KINDS[option.kind], "description": option.doc} for key, option in RESERVED.items()}
+    return {
         "type": "object",
         "properties": {"type": {"type": "string", "pattern": CUSTOM_PATTERN,
                                 "description": "a custom layer: package.module:Class or path/to/file.py:Class"},
-                       **_function_pair_keys()},
+                       **reserved},
         "required": ["type"],
         "additionalProperties": True,
-        "description": "a custom layer; its other keys go to the constructor",
+        "description": "a custom layer; keys other than " + ", ".join(RESERVED) + " go to the constructor",
     }
+
+
+def spec_schema() -> dict:
+    custom = _custom_layer_schema()
     properties = {}
     for key, option in TOP_LEVEL.items():
         if option.kind == "shape":
