@@ -27,6 +27,7 @@ class TensorCheck:
     checked: int = 0           # elements (or directions) actually compared; < elements when sampled
     directions: int = 0        # fast mode: random directions instead of elements
     hint: str | None = None    # a likely cause, when the numbers point at one
+    node: str | None = None    # graph specs: the node whose output or parameter this is ("h", "loss")
     rel_errors: Any = field(default=None, repr=False)  # per element, for the heatmap
 
     @property

@@ -188,7 +188,7 @@ def build_network(spec: Spec) -> Network:
     """Instantiate and build every layer, running the input through to learn each shape."""
     dtype = np.dtype(spec.dtype)
     input_seed, layer_seed, target_seed = np.random.SeedSequence(spec.seed).spawn(3)
-    x = np.random.default_rng(input_seed).standard_normal(spec.input) if spec.x is None else spec.x
+    x = spec.input_spec.draw(np.random.default_rng(input_seed), dtype) if spec.x is None else spec.x
     x = np.array(x, dtype=dtype)  # a copy: an array the Python API was given is never touched
     stack, y = _build_stack(spec.layers, x, layer_seed, "", spec, dtype)
     loss_spec = spec.loss

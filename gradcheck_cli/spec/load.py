@@ -10,6 +10,7 @@ from .. import defaults
 from . import stdin, yaml_marks
 from ..errors import SpecError, did_you_mean
 from .custom_keys import RESERVED, parse_reserved
+from .inputs import InputSpec, parse_input
 from .options import Option, check_value, describe
 from .targets import is_target, target_name
 from ..model.registry import LAYERS, LOSSES
@@ -66,7 +67,7 @@ class Spec:
     name: str
     seed: int
     dtype: str
-    input: tuple[int, ...]
+    input_spec: InputSpec        # the shape of X and how its values are drawn
     layers: list[LayerSpec]
     loss: LossSpec
     rtol: float | None
@@ -74,6 +75,11 @@ class Spec:
     step: float | None
     marks: yaml_marks.Marks
     x: Any = None                # the Python API's own input array, of shape `input`; else drawn from the seed
+
+    @property
+    def input(self) -> tuple[int, ...]:
+        """The shape of X."""
+        return self.input_spec.shape
 
 
 def load_spec(path: str, allow_custom: bool = True) -> Spec:
@@ -152,7 +158,7 @@ def parse_spec(data: Any, marks: yaml_marks.Marks, path: str, file: Path) -> Spe
         name=data.get("name") or file.stem,
         seed=data.get("seed", defaults.SEED),
         dtype=data.get("dtype", defaults.DTYPE),
-        input=_parse_shape(data["input"], marks),
+        input_spec=parse_input(data["input"], ("input",), marks),
         layers=_parse_layers(data["layers"], ("layers",), marks),
         loss=_parse_loss(data.get("loss", defaults.LOSS), marks),
         rtol=tolerance.get("rtol"),
@@ -174,21 +180,6 @@ def _reject_unknown(mapping: dict, known: dict, path: tuple, marks, what: str) -
             hint = did_you_mean(str(key), known)
             raise marks.error(path + (key,), f"unknown key for {what}{hint}; expected one of: {', '.join(known)}",
                               key=True)
-
-
-def _parse_shape(value: Any, marks) -> tuple[int, ...]:
-    where = ("input",)
-    ok = (isinstance(value, list) and 2 <= len(value) <= MAX_DIMS
-          and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value))
-    if not ok:
-        if isinstance(value, list):
-            for i, v in enumerate(value):
-                if not (isinstance(v, int) and not isinstance(v, bool) and v > 0):
-                    raise marks.error(where + (i,), f"expected a positive integer, got {describe(v)}")
-        raise marks.error(where, f"expected a list of 2 to {MAX_DIMS} positive integers "
-                                 f"(rows, then features), like [4, 3], got {describe(value)}"
-                          + (f" of length {len(value)}" if isinstance(value, list) else ""))
-    return tuple(value)
 
 
 def _split_entry(entry: Any, path: tuple, marks) -> tuple[str, dict, tuple]:

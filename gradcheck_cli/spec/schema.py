@@ -108,8 +108,11 @@ def spec_schema() -> dict:
     properties = {}
     for key, option in TOP_LEVEL.items():
         if option.kind == "shape":
-            properties[key] = {"type": "array", "items": {"type": "integer", "minimum": 1},
-                               "minItems": 2, "maxItems": MAX_DIMS, "description": option.doc}
+            shape = {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 2, "maxItems": MAX_DIMS}
+            drawn = {"type": "object", "required": ["shape"], "additionalProperties": False,
+                     "properties": {"shape": shape, "integers": {"type": "integer", "minimum": 1},
+                                    "low": {"type": "number"}, "high": {"type": "number"}}}
+            properties[key] = {"anyOf": [shape, drawn], "description": option.doc}
         elif option.kind == "layers":
             properties[key] = {"$ref": "#/$defs/layers", "description": option.doc}
         elif option.kind == "loss":
