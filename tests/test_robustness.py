@@ -1,6 +1,7 @@
 """gradcheck under hostile input: fuzzed specs, alias bombs, huge inputs, hangs, Ctrl-C, edge values."""
 from __future__ import annotations
 
+import copy
 import json
 import os
 import signal
@@ -171,17 +172,17 @@ def test_control_character_in_spec_is_a_spec_error(tmp_path, monkeypatch, text, 
     assert out[1] == f"spec.yaml:{line}: YAML syntax error: unacceptable character #x{code} (a control character?)"
 
 
-# Random specs, half of them valid (built-in layers only: they must pass), half made invalid by
-# one planted mistake whose place is known: it must be named by file:line and key path.
+# Random valid specs (built-in layers only: they must pass), each checked again with one mistake
+# planted whose place is known: it must be named by file:line and key path.
 
 WIDTH_KEEPING = ["sigmoid", "tanh", "relu", "softplus", "gelu", "silu", "softmax", "log_softmax"]
+LAYER_KINDS = ["linear", "leaky_relu", "elu", "residual"] + WIDTH_KEEPING
 
 
 @st.composite
-def _valid_layer(draw, width: int, depth: int = 0):
+def _valid_layer(draw, width: int, depth: int = 0, kind: str | None = None):
     """(the spec entry, where its options sit below the entry, its width out, its tensors)."""
-    kind = draw(st.sampled_from(["linear", "leaky_relu", "elu", "residual"] + WIDTH_KEEPING)
-                if depth == 0 else st.sampled_from(["linear"] + WIDTH_KEEPING))
+    kind = kind or draw(st.sampled_from(["linear"] + WIDTH_KEEPING))
     options = {}
     if kind == "linear":
         options = {"out": width if depth else draw(st.integers(1, 4))}
@@ -212,8 +213,10 @@ def valid_specs(draw):
     the (layer, tensor) pairs a run must check, in the report's order)."""
     shape = [draw(st.integers(1, 4)) for _ in range(draw(st.sampled_from([2, 2, 3])))]
     width, layers, places, tensors = shape[-1], [], [], []
-    for k in range(draw(st.integers(1, 4))):
-        entry, options_at, width, names = draw(_valid_layer(width))
+    # distinct kinds in a random order: every built-in turns up early, not only the first few listed
+    kinds = draw(st.permutations(LAYER_KINDS))[:draw(st.integers(1, 4))]
+    for k, kind in enumerate(kinds):
+        entry, options_at, width, names = draw(_valid_layer(width, kind=kind))
         layers.append(entry)
         places.append(options_at)
         tensors += [(k, name) for name in names]
@@ -233,10 +236,10 @@ def _quoted(value) -> str:
 
 
 @st.composite
-def invalid_specs(draw):
-    """(a valid spec with one mistake planted, its key path, whether the key itself is meant,
-    the start of what the message must say, the mistake's name)."""
-    doc, places, _ = draw(valid_specs())
+def planted(draw, doc, places):
+    """A copy of the valid spec `doc` with one mistake planted: (the document, the mistake's key
+    path, whether the key itself is meant, the start of what the message must say, its name)."""
+    doc = copy.deepcopy(doc)
     k = draw(st.integers(0, len(doc["layers"]) - 1))
     linears = [i for i, entry in enumerate(doc["layers"])
                if isinstance(entry, dict) and "linear" in (entry.get("type"), *entry)]
@@ -313,48 +316,66 @@ def _line_of(text: str, path: tuple, key: bool) -> int:
     return (key_node if key and key_node is not None else node).start_mark.line + 1
 
 
+def _kinds(layers) -> set[str]:
+    """The built-in layer names used in a list of layers, residual branches included."""
+    found = set()
+    for entry in layers:
+        name = entry if isinstance(entry, str) else entry.get("type", next(iter(entry)))
+        found.add(name)
+        if name == "residual":
+            found |= _kinds(entry["layers"])
+    return found
+
+
 def _where(path: tuple) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else p) for i, p in enumerate(path))
 
 
 def test_fuzz_random_specs(tmp_path, monkeypatch):
-    """Valid random specs of built-in layers pass with every tensor compared; invalid ones give
-    exit 2 and one line `spec.yaml:LINE: where: what` naming the planted mistake."""
+    """Random valid specs of built-in layers pass with every tensor compared; the same spec with
+    one mistake planted gives exit 2 and one line `spec.yaml:LINE: where: what` naming it."""
     monkeypatch.chdir(tmp_path)
     seen = {"valid": 0, "invalid": 0}
-    mistakes = set()
+    mistakes, kinds = set(), set()
 
-    @settings(max_examples=80, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-    @given(case=st.booleans().flatmap(lambda valid: valid_specs().map(lambda c: ("valid", c)) if valid
-                                      else invalid_specs().map(lambda c: ("invalid", c))))
-    def check(case):
-        kind, drawn = case
-        text = yaml.safe_dump(drawn[0], sort_keys=False)
+    def run(doc):
+        text = yaml.safe_dump(doc, sort_keys=False)
         Path("spec.yaml").write_text(text, encoding="utf-8")
         result = invoke_cli("run", "spec.yaml", "--json", "out.json", "--mode", "fast")
         assert "Traceback" not in result.output, (text, result.output)
         assert result.exception is None or isinstance(result.exception, SystemExit), (text, repr(result.exception))
-        seen[kind] += 1
-        hypothesis.event(kind if kind == "valid" else f"invalid: {drawn[-1]}")
-        if kind == "valid":
-            assert result.exit_code == 0, (text, result.output)
-            (spec,) = json.loads(Path("out.json").read_text(encoding="utf-8"))["specs"]
-            assert spec["outcome"] == "passed", (text, spec)
-            assert [(c["layer"], c["tensor"]) for c in spec["checks"]] == drawn[2], text
-            assert all(c["outcome"] == "passed" and c["checked"] > 0 for c in spec["checks"]), text
-            return
-        _, path, key, what, mistake = drawn
+        return text, result
+
+    @settings(max_examples=50, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(base=valid_specs(), data=st.data())
+    def check(base, data):
+        doc, places, tensors = base
+        text, result = run(doc)
+        seen["valid"] += 1
+        kinds.update(_kinds(doc["layers"]))
+        assert result.exit_code == 0, (text, result.output)
+        (spec,) = json.loads(Path("out.json").read_text(encoding="utf-8"))["specs"]
+        assert spec["outcome"] == "passed", (text, spec)
+        assert [(c["layer"], c["tensor"]) for c in spec["checks"]] == tensors, text
+        assert all(c["outcome"] == "passed" and c["checked"] > 0 for c in spec["checks"]), text
+
+        bad, path, key, what, mistake = data.draw(planted(doc, places))
+        text, result = run(bad)
+        seen["invalid"] += 1
         mistakes.add(mistake)
+        hypothesis.event(f"mistake: {mistake}")
         assert result.exit_code == 2, (text, result.output)
         line = _line_of(text, path, key) if path else 1
         message = [row.strip() for row in result.output.splitlines() if row.strip()][1]
         assert message.startswith(f"spec.yaml:{line}: {_where(path) + ': ' if path else ''}{what}"), (text, message)
 
     check()
-    # both kinds, often, and most of the planted mistakes among the invalid ones
-    assert seen["valid"] >= 25 and seen["invalid"] >= 25, seen
-    assert len(mistakes) >= len(MISTAKES) // 2, sorted(mistakes)
+    # both kinds, often; every built-in layer among the valid specs (so a broken one fails
+    # here), and most of the planted mistakes
+    assert seen["valid"] >= 40 and seen["invalid"] >= 40, seen
+    assert kinds == set(LAYER_KINDS), sorted(set(LAYER_KINDS) - kinds)
+    assert len(mistakes) >= len(MISTAKES) * 2 // 3, sorted(mistakes)
 
 
 # --- (2) alias bomb ------------------------------------------------------------------------------

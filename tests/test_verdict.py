@@ -87,8 +87,10 @@ def test_known_analytic_noise_widens_what_matches():
     """`analytic_noise` (the rounding error of a float32 backward, known from its float64 twin)
     is added to what is allowed, element by element."""
     a, n = np.array([1.0, 1.0]), np.array([1.0 + 1e-5, 1.0 + 1e-5])
-    v = judge(a, n, TOL, np.array([2e-5, 0.0]), Confirming(n))
+    look = Confirming(n)
+    v = judge(a, n, TOL, np.array([2e-5, 0.0]), look)
     assert v.mismatch.tolist() == [False, True]
+    assert look.seen == [((1,), 1.0)]  # the first matched at once: no second look to pay for
 
 
 def test_the_finite_difference_s_own_error_excuses_a_disagreement_up_to_four_times_over():
