@@ -109,3 +109,23 @@ def test_stacked_numeric_gradients_equal_the_per_element_ones(shape, write_spec)
     for job, stacked, plain in stacked_and_plain_numerics(path):
         assert stacked == pytest.approx(plain, rel=1e-7, abs=1e-10), (job.layer, job.name)
         assert stacked == pytest.approx(job.analytic, rel=1e-5, abs=1e-8), (job.layer, job.name)
+
+
+def test_independent_selfcheck_agrees_with_every_case():
+    """tests/mutation/selfcheck.py checks each case with its own reference layers and finite
+    differences, without gradcheck_cli: every correct case is correct and every planted bug is
+    where it is declared. If it disagrees, the cases above test the tool against a wrong oracle."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parent / "mutation" / "selfcheck.py"
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    total = len(CORRECT) + len(BUGGY)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    lines = run.stdout.splitlines()
+    assert lines[-1] == f"selfcheck: {total}/{total} cases as declared", run.stdout[-3000:]
+    verdicts = [line.split()[:2] for line in lines if line.startswith(("OK ", "FAIL"))]
+    assert sorted(name for _, name in verdicts) == sorted(c.name for c in CORRECT + BUGGY)
+    assert {verdict for verdict, _ in verdicts} == {"OK"}
+    assert not [line for line in lines if line.startswith("SUITE ")]

@@ -1,16 +1,17 @@
-"""The pytest plugin, in real pytest runs over folders of *.gradcheck.yaml specs."""
+"""The pytest plugin, in real pytest runs over folders of *.gradcheck.yaml specs.
+
+Every run is a subprocess. An in-process run (pytester.runpytest, inline_run, inline_genitems)
+restores sys.modules afterwards, dropping every module first imported during the run: the
+plugin's own imports and those of every other installed plugin (pytest-randomly imports numpy).
+numpy cannot be imported a second time in one process ("cannot load module more than once per
+process"), and any other dropped module comes back as a second copy whose classes differ from
+the first, so later tests in this process failed or passed depending on the order."""
 import importlib.metadata
 import importlib.util
 import shutil
 from pathlib import Path
 
 import pytest
-
-# Imported here, before pytester's in-process runs: each run drops the modules it imported,
-# and numpy's C extension cannot be loaded a second time in one process.
-import numpy  # noqa: F401
-import gradcheck_cli.run.batch  # noqa: F401
-import gradcheck_cli.check.spec_check  # noqa: F401
 
 pytest_plugins = ["pytester"]
 
@@ -52,7 +53,7 @@ def suite(pytester):
 
 
 def test_two_pass_one_fails(suite):
-    result = suite.runpytest(*PLUGIN, "-v")
+    result = suite.runpytest_subprocess(*PLUGIN, "-v")
     result.assert_outcomes(passed=2, failed=1)
     output = result.stdout.str()
     assert "2 passed" in output and "1 failed" in output
@@ -74,7 +75,7 @@ def test_two_pass_one_fails(suite):
 
 
 def test_short_summary_names_the_suspect(suite):
-    result = suite.runpytest(*PLUGIN, "-rf", "-vv")  # -vv: summary lines are not cut
+    result = suite.runpytest_subprocess(*PLUGIN, "-rf", "-vv")  # -vv: summary lines are not cut
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["FAILED *transpose_bug.gradcheck.yaml::transpose_bug - 5 tensors off; suspect*"])
     assert "Traceback" not in result.stdout.str()
@@ -87,7 +88,7 @@ def test_error_and_invalid_spec_show_one_line(pytester):
         "invalid.gradcheck.yml": "invalid.yaml",
     })
     (pytester.path / "unreadable.gradcheck.yaml").write_text("input: [4, 3\n")
-    result = pytester.runpytest(*PLUGIN)
+    result = pytester.runpytest_subprocess(*PLUGIN)
     result.assert_outcomes(failed=3)
     for line in (
         "error: layer 1 (layers.py:Exploding): ./layers.py:43: forward raised RuntimeError: forward exploded "
@@ -104,30 +105,36 @@ def test_error_and_invalid_spec_show_one_line(pytester):
 
 
 def test_collect_only_and_reportinfo(suite):
-    result = suite.runpytest(*PLUGIN, "--collect-only", "-q")
+    result = suite.runpytest_subprocess(*PLUGIN, "--collect-only", "-q")
     collected = set(result.stdout.lines)
     assert {"specs/deep/square_affine.gradcheck.yml::square_affine",
             "specs/deep/transpose_bug.gradcheck.yaml::transpose_bug",
             "specs/mlp.gradcheck.yaml::mlp"} <= collected
-    items, _ = suite.inline_genitems(*PLUGIN)
-    assert len(items) == 3
-    for item in items:
-        path, line, domain = item.reportinfo()
-        assert Path(path) == item.path and line is None
-        assert domain == f"gradcheck: {item.name}"
-        assert item.get_closest_marker("gradcheck") is not None
+    # What each collected item says of itself, printed from inside the run (a conftest beside
+    # the specs): its own path, no line, the gradcheck domain and marker.
+    suite.makeconftest("""
+        def pytest_collection_finish(session):
+            for item in session.items:
+                path, line, domain = item.reportinfo()
+                marked = item.get_closest_marker("gradcheck") is not None
+                print(f"ITEM {item.name} | {path == item.path} | {line} | {domain} | {marked}")
+        """)
+    result = suite.runpytest_subprocess(*PLUGIN, "--collect-only", "-q", "-s")
+    items = sorted(line for line in result.stdout.lines if line.startswith("ITEM "))
+    assert items == [f"ITEM {name} | True | None | gradcheck: {name} | True"
+                     for name in ("mlp", "square_affine", "transpose_bug")], result.stdout.str()
 
 
 def test_marker_selects_only_specs(suite):
     suite.makepyfile(test_plain="def test_plain():\n    pass\n")
-    result = suite.runpytest(*PLUGIN, "-m", "gradcheck", "--strict-markers")
+    result = suite.runpytest_subprocess(*PLUGIN, "-m", "gradcheck", "--strict-markers")
     result.assert_outcomes(passed=2, failed=1, deselected=1)
 
 
 def test_pytest_junitxml_carries_the_message(suite):
     import xml.etree.ElementTree as ET
 
-    suite.runpytest(*PLUGIN, "--junitxml=out.xml")
+    suite.runpytest_subprocess(*PLUGIN, "--junitxml=out.xml")
     root = ET.parse(suite.path / "out.xml").getroot()
     failures = [f for f in root.iter("failure")]
     assert len(failures) == 1

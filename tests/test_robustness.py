@@ -1,6 +1,7 @@
 """gradcheck under hostile input: fuzzed specs, alias bombs, huge inputs, hangs, Ctrl-C, edge values."""
 from __future__ import annotations
 
+import copy
 import json
 import os
 import signal
@@ -152,16 +153,229 @@ def test_fuzz_text_level_mutations(data):
     _run_text(text)
 
 
-def test_control_character_in_spec_is_a_spec_error():
-    _run_text("\x1f\nname: fuzz\ninput: [3, 2]\nlayers: [tanh]\nloss: mse\n")
+@pytest.mark.parametrize("text, line, code", [
+    ("\x1f\nname: fuzz\ninput: [3, 2]\nlayers: [tanh]\nloss: mse\n", 1, "001f"),
+    ("name: fuzz\ninput: [3, 2]\nlayers: [ta\x01nh]\nloss: mse\n", 3, "0001"),   # inside a value
+    ("name: fuzz\ninput: [3, 2]\nlayers: [tanh]\nloss: mse\n# a \x7f in a comment\n", 5, "007f"),
+    ("name: fu\x9bzz\ninput: [3, 2]\nlayers: [tanh]\nloss: mse\n", 1, "009b"),     # a C1 control
+], ids=["unit_separator_line_1", "soh_in_a_value", "delete_in_a_comment", "c1_csi"])
+def test_control_character_in_spec_is_a_spec_error(tmp_path, monkeypatch, text, line, code):
+    """A control character is refused, never stripped: exit 2 and one line naming file:line."""
+    monkeypatch.chdir(tmp_path)
+    Path("spec.yaml").write_text(text, encoding="utf-8")
+    result = invoke_cli("run", "spec.yaml")
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    out = [row.strip() for row in result.output.splitlines() if row.strip()]
+    assert len(out) == 3, result.output
+    assert out[0].split() == ["spec.yaml", "error"]
+    assert out[1] == f"spec.yaml:{line}: YAML syntax error: unacceptable character #x{code} (a control character?)"
 
 
-@settings(max_examples=50, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(doc=st.dictionaries(st.sampled_from(["name", "seed", "input", "layers", "loss", "dtype", "mode",
-                                            "tolerance", "rtol", "atol", "junk"]), values, max_size=6))
-def test_fuzz_random_specs(doc):
-    _run_text(yaml.safe_dump(doc, allow_unicode=True))
+# Random valid specs (built-in layers only: they must pass), each checked again with one mistake
+# planted whose place is known: it must be named by file:line and key path.
+
+WIDTH_KEEPING = ["sigmoid", "tanh", "relu", "softplus", "gelu", "silu", "softmax", "log_softmax"]
+LAYER_KINDS = ["linear", "leaky_relu", "elu", "residual"] + WIDTH_KEEPING
+
+
+@st.composite
+def _valid_layer(draw, width: int, depth: int = 0, kind: str | None = None):
+    """(the spec entry, where its options sit below the entry, its width out, its tensors)."""
+    kind = kind or draw(st.sampled_from(["linear"] + WIDTH_KEEPING))
+    options = {}
+    if kind == "linear":
+        options = {"out": width if depth else draw(st.integers(1, 4))}
+        if draw(st.booleans()):
+            options["bias"] = draw(st.booleans())
+    elif kind == "leaky_relu" and draw(st.booleans()):
+        options = {"slope": draw(st.sampled_from([0.01, 0.1, 0.5, 2]))}
+    elif kind == "elu" and draw(st.booleans()):
+        options = {"alpha": draw(st.sampled_from([0.5, 1.0, 1.5]))}
+    elif kind == "residual":
+        branch = [draw(_valid_layer(width, depth + 1)) for _ in range(draw(st.integers(1, 2)))]
+        options = {"layers": [entry for entry, *_ in branch]}
+        tensors = [f"{j}.{name}" for j, (*_, inner) in enumerate(branch) for name in inner if name != "input"]
+        return {"type": "residual", **options}, (), width, ["input"] + tensors
+    tensors = ["input"] + (["W"] + (["b"] if options.get("bias", True) else []) if kind == "linear" else [])
+    form = draw(st.sampled_from(["type", "one_key", "bare"] if not options else ["type", "one_key"]))
+    out = options.get("out", width)
+    if form == "bare":
+        return kind, (), out, tensors
+    if form == "one_key":
+        return {kind: options}, (kind,), out, tensors
+    return {"type": kind, **options}, (), out, tensors
+
+
+@st.composite
+def valid_specs(draw):
+    """(a valid spec as a document, where each top-level layer's options sit below its entry,
+    the (layer, tensor) pairs a run must check, in the report's order)."""
+    shape = [draw(st.integers(1, 4)) for _ in range(draw(st.sampled_from([2, 2, 3])))]
+    width, layers, places, tensors = shape[-1], [], [], []
+    # distinct kinds in a random order: every built-in turns up early, not only the first few listed
+    kinds = draw(st.permutations(LAYER_KINDS))[:draw(st.integers(1, 4))]
+    for k, kind in enumerate(kinds):
+        entry, options_at, width, names = draw(_valid_layer(width, kind=kind))
+        layers.append(entry)
+        places.append(options_at)
+        tensors += [(k, name) for name in names]
+    losses = ["mse", "dot", "bce_with_logits"] + (["cross_entropy"] if len(shape) == 2 else [])
+    doc = {"name": "fuzz", "seed": draw(st.integers(0, 2**31)), "input": shape, "layers": layers,
+           "loss": draw(st.sampled_from(losses))}
+    if draw(st.booleans()):
+        doc["dtype"] = draw(st.sampled_from(["float64", "float32"]))
+    return doc, places, tensors
+
+
+def _quoted(value) -> str:
+    """A value as the error message quotes it back."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, str) else "nothing (null)" if value is None else str(value)
+
+
+@st.composite
+def planted(draw, doc, places):
+    """A copy of the valid spec `doc` with one mistake planted: (the document, the mistake's key
+    path, whether the key itself is meant, the start of what the message must say, its name)."""
+    doc = copy.deepcopy(doc)
+    k = draw(st.integers(0, len(doc["layers"]) - 1))
+    linears = [i for i, entry in enumerate(doc["layers"])
+               if isinstance(entry, dict) and "linear" in (entry.get("type"), *entry)]
+    mistake = draw(st.sampled_from([m for m in MISTAKES if linears or m != "out"]))
+    return (*_plant(draw, doc, places, k, linears, mistake), mistake)
+
+
+MISTAKES = ["unknown_key", "unknown_layer", "unknown_option", "no_layers", "missing_key", "input", "dtype", "loss",
+            "seed", "step", "tolerance", "residual_changes_shape", "out"]
+
+
+def _plant(draw, doc, places, k, linears, mistake):
+    if mistake == "unknown_key":
+        key = draw(st.sampled_from(["lyaers", "inputs", "mode", "rtol", "junk"]))
+        doc[key] = 1
+        return doc, (key,), True, "unknown key for a spec"
+    if mistake == "unknown_layer":
+        name = draw(st.sampled_from(["tanhh", "Linear", "relu6", "maxpool", "soft_max"]))
+        doc["layers"][k] = name
+        return doc, ("layers", k), False, f"unknown layer {name!r}"
+    if mistake == "unknown_option":
+        name = draw(st.sampled_from(["tanh", "sigmoid", "softmax"]))
+        doc["layers"][k] = {"type": name, "beta": 1}
+        return doc, ("layers", k, "beta"), True, f"unknown option for {name}; {name} takes no options"
+    if mistake == "no_layers":
+        doc["layers"] = []
+        return doc, ("layers",), False, "expected at least one layer, got an empty list"
+    if mistake == "missing_key":
+        key = draw(st.sampled_from(["input", "layers"]))
+        del doc[key]
+        return doc, (), False, f"missing required key {key!r}"
+    if mistake == "input":
+        value = draw(st.sampled_from([[4], [2, 3, 4, 5, 6, 7, 8], "4x3", 12]))
+        doc["input"] = value
+        return doc, ("input",), False, "expected a list of 2 to 6 positive integers (rows, then features)"
+    if mistake == "dtype":
+        value = draw(st.sampled_from(["float16", "int32", "double"]))
+        doc["dtype"] = value
+        return doc, ("dtype",), False, f"expected one of float64, float32, got {value!r}"
+    if mistake == "loss":
+        value = draw(st.sampled_from(["mae", "nll", "hinge"]))
+        doc["loss"] = value
+        return doc, ("loss",), False, f"unknown loss {value!r}"
+    if mistake == "seed":
+        value = draw(st.sampled_from([-1, "zero", 1.5, True]))
+        doc["seed"] = value
+        return doc, ("seed",), False, f"expected a non-negative integer, got {_quoted(value)}"
+    if mistake == "step":
+        value = draw(st.sampled_from([0, -1e-5, "small"]))
+        doc["step"] = value
+        return doc, ("step",), False, f"expected a positive number, got {_quoted(value)}"
+    if mistake == "tolerance":
+        value = draw(st.sampled_from([-1, "tight"]))
+        doc["tolerance"] = {"rtol": value}
+        return doc, ("tolerance", "rtol"), False, f"expected a non-negative number, got {_quoted(value)}"
+    if mistake == "residual_changes_shape":
+        doc["layers"].insert(k, {"type": "residual", "layers": [{"type": "linear", "out": 5}]})
+        return doc, ("layers", k), False, "the residual branch maps shape"
+    i = draw(st.sampled_from(linears))
+    value = draw(st.sampled_from([0, -3, "three", 2.5, True, None]))
+    options_at = places[i]
+    (doc["layers"][i][options_at[0]] if options_at else doc["layers"][i])["out"] = value
+    return doc, ("layers", i, *options_at, "out"), False, f"expected a positive integer, got {_quoted(value)}"
+
+
+def _line_of(text: str, path: tuple, key: bool) -> int:
+    """The 1-based line of the node at `path` (of its key, with `key`) in the YAML `text`."""
+    node, key_node = yaml.compose(text), None
+    for part in path:
+        if isinstance(part, int):
+            node = node.value[part]
+        else:
+            key_node, node = next((k, v) for k, v in node.value if k.value == part)
+    return (key_node if key and key_node is not None else node).start_mark.line + 1
+
+
+def _kinds(layers) -> set[str]:
+    """The built-in layer names used in a list of layers, residual branches included."""
+    found = set()
+    for entry in layers:
+        name = entry if isinstance(entry, str) else entry.get("type", next(iter(entry)))
+        found.add(name)
+        if name == "residual":
+            found |= _kinds(entry["layers"])
+    return found
+
+
+def _where(path: tuple) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else p) for i, p in enumerate(path))
+
+
+def test_fuzz_random_specs(tmp_path, monkeypatch):
+    """Random valid specs of built-in layers pass with every tensor compared; the same spec with
+    one mistake planted gives exit 2 and one line `spec.yaml:LINE: where: what` naming it."""
+    monkeypatch.chdir(tmp_path)
+    seen = {"valid": 0, "invalid": 0}
+    mistakes, kinds = set(), set()
+
+    def run(doc):
+        text = yaml.safe_dump(doc, sort_keys=False)
+        Path("spec.yaml").write_text(text, encoding="utf-8")
+        result = invoke_cli("run", "spec.yaml", "--json", "out.json", "--mode", "fast")
+        assert "Traceback" not in result.output, (text, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit), (text, repr(result.exception))
+        return text, result
+
+    @settings(max_examples=50, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(base=valid_specs(), data=st.data())
+    def check(base, data):
+        doc, places, tensors = base
+        text, result = run(doc)
+        seen["valid"] += 1
+        kinds.update(_kinds(doc["layers"]))
+        assert result.exit_code == 0, (text, result.output)
+        (spec,) = json.loads(Path("out.json").read_text(encoding="utf-8"))["specs"]
+        assert spec["outcome"] == "passed", (text, spec)
+        assert [(c["layer"], c["tensor"]) for c in spec["checks"]] == tensors, text
+        assert all(c["outcome"] == "passed" and c["checked"] > 0 for c in spec["checks"]), text
+
+        bad, path, key, what, mistake = data.draw(planted(doc, places))
+        text, result = run(bad)
+        seen["invalid"] += 1
+        mistakes.add(mistake)
+        hypothesis.event(f"mistake: {mistake}")
+        assert result.exit_code == 2, (text, result.output)
+        line = _line_of(text, path, key) if path else 1
+        message = [row.strip() for row in result.output.splitlines() if row.strip()][1]
+        assert message.startswith(f"spec.yaml:{line}: {_where(path) + ': ' if path else ''}{what}"), (text, message)
+
+    check()
+    # both kinds, often; every built-in layer among the valid specs (so a broken one fails
+    # here), and most of the planted mistakes
+    assert seen["valid"] >= 40 and seen["invalid"] >= 40, seen
+    assert kinds == set(LAYER_KINDS), sorted(set(LAYER_KINDS) - kinds)
+    assert len(mistakes) >= len(MISTAKES) * 2 // 3, sorted(mistakes)
 
 
 # --- (2) alias bomb ------------------------------------------------------------------------------

@@ -93,7 +93,9 @@ def judge(analytic: np.ndarray, numeric: np.ndarray, tol: Tolerance, analytic_no
             excess[idx] = 0.0
             continue
         n[idx] = closer.richardson
-        excess[idx] = abs(value - closer.richardson) / smooth_allowed
+        # Unsettled, the estimates' disagreement is no error bar: it would excuse anything.
+        plain_allowed = smooth_allowed if settled else _allowed(value, closer.richardson, tol, noise[idx])
+        excess[idx] = abs(value - closer.richardson) / plain_allowed
     abs_error = np.abs(a - n)
     rel_error = relative_error(a, n, tol)
     return ElementVerdicts(*(v.reshape(shape) for v in (abs_error, rel_error, excess, excess > 1.0, kink, n)))
