@@ -102,6 +102,25 @@ def test_a_float32_spec_keeps_its_ids_integer(tmp_path, folder, name):
         assert [c.tensor for c in result.checks if not c.passed] == ["W"] and result.suspect_layer == 0
 
 
+def test_an_embedding_returning_float64_in_a_float32_spec_is_noted():
+    class Wide:
+        def build(self, input_shape, rng):
+            self.W = rng.standard_normal((5, 3))
+
+        def forward(self, ids):
+            self.ids = ids
+            return self.W.astype(np.float64)[ids]    # float64, whatever the spec's dtype
+
+        def backward(self, dout):
+            self.dW = np.zeros(self.W.shape)
+            np.add.at(self.dW, self.ids, dout)
+
+    result = check_spec({"dtype": "float32", "input": {"shape": [4, 3], "integers": 5}, "layers": [Wide(), "tanh"]})
+    assert result.passed, str(result)
+    assert "layer 0 (Wide) returns a wider dtype than float32, so the layers after it do not run in the spec's " \
+           "dtype" in result.notes
+
+
 class Recording:
     """An embedding that keeps every input forward is given, and returns a gradient for the ids
     (ignored: ids have none)."""

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import LayerError, raised
-from ..model.network import Entry, Network, is_integer_input, parameters
+from ..model.network import Entry, Network, parameters
 from ..results import Warning
+from ..spec.inputs import is_integer_input
 
 
 @dataclass
@@ -174,7 +175,7 @@ def backprop(net: Network, x) -> Trace:
         _lowers_precision(entry, net, "forward", x, y)
         if y.dtype.itemsize < lowest.itemsize and np.issubdtype(y.dtype, np.floating):
             lowest = y.dtype
-        if y.dtype.itemsize > x.dtype.itemsize and not is_integer_input(x):
+        if y.dtype.itemsize > (net.dtype if is_integer_input(x) else x.dtype).itemsize:
             upcasting.append(k)
         x = y
     g = net.loss.grad(x).astype(x.dtype)
