@@ -26,14 +26,14 @@ def check_layer(layer: Any, x: np.ndarray | None = None, *, input_shape: tuple[i
                 loss: str | Mapping = defaults.LOSS, seed: int = defaults.SEED, dtype: str = defaults.DTYPE,
                 rtol: float | None = None, atol: float | None = None, mode: str | None = None,
                 samples: int = defaults.SAMPLES, directions: int = defaults.DIRECTIONS,
-                strict: bool = False) -> SpecResult:
+                strict: bool = False, seeds: int = defaults.SEEDS) -> SpecResult:
     """Check the gradients of `layer` (an object, a class, a built-in name like "tanh", a spec entry like
     {"type": "linear", "out": 3}) or of a list of them (a stack, first layer first) on input `x`, or on
     an input of `input_shape` drawn from `seed`. An invalid argument raises SpecError (a ValueError)."""
     single = not isinstance(layer, list)
     data = _spec("check_layer", x, input_shape, [layer] if single else layer, loss, seed, dtype, rtol, atol)
     renames = {"layers[0]" if single else "layers": "layer", **ARGUMENT_NAMES}
-    return _run("check_layer", data, x, renames, _options("check_layer", mode, samples, directions, strict))
+    return _run("check_layer", data, x, renames, _options("check_layer", mode, samples, directions, strict, seeds))
 
 
 def check_function(forward: Callable, backward: Callable, x: np.ndarray | None = None, *,
@@ -41,7 +41,7 @@ def check_function(forward: Callable, backward: Callable, x: np.ndarray | None =
                    args: Mapping | None = None, loss: str | Mapping = defaults.LOSS, seed: int = defaults.SEED,
                    dtype: str = defaults.DTYPE, rtol: float | None = None, atol: float | None = None,
                    mode: str | None = None, samples: int = defaults.SAMPLES, directions: int = defaults.DIRECTIONS,
-                   strict: bool = False) -> SpecResult:
+                   strict: bool = False, seeds: int = defaults.SEEDS) -> SpecResult:
     """Check a function pair, cs231n style: `forward(x, *arrays, **args) -> (out, cache)` and
     `backward(dout, cache) -> (dx, *one gradient per array)`. `params` maps the names of the arrays
     after x to an array or a shape (drawn from `seed`); `args` gives forward's other arguments."""
@@ -55,16 +55,17 @@ def check_function(forward: Callable, backward: Callable, x: np.ndarray | None =
         entry["args"] = args
     data = _spec("check_function", x, input_shape, [entry], loss, seed, dtype, rtol, atol)
     renames = {"layers[0].": "", "layers[0]": "forward", **ARGUMENT_NAMES}
-    return _run("check_function", data, x, renames, _options("check_function", mode, samples, directions, strict))
+    return _run("check_function", data, x, renames,
+                _options("check_function", mode, samples, directions, strict, seeds))
 
 
 def check_spec(path_or_mapping: str | os.PathLike | Mapping, *, base: str | os.PathLike | None = None,
                strict: bool = False, mode: str | None = None, samples: int = defaults.SAMPLES,
-               directions: int = defaults.DIRECTIONS) -> SpecResult:
+               directions: int = defaults.DIRECTIONS, seeds: int = defaults.SEEDS) -> SpecResult:
     """Check a spec file, or a mapping of the same structure; a mapping's relative layer paths
     (./layers.py:Affine) are resolved against `base`, the current folder by default, and its `type`
     may also be a class, an object or a function (a pair's forward; or a (forward, backward) tuple)."""
-    options = _options("check_spec", mode, samples, directions, strict)
+    options = _options("check_spec", mode, samples, directions, strict, seeds)
     if isinstance(path_or_mapping, Mapping):
         return _run("<mapping>", dict(path_or_mapping), None, {}, options, Path(base) if base else Path.cwd())
     if not isinstance(path_or_mapping, (str, os.PathLike)):
@@ -85,11 +86,11 @@ def assert_gradients(layer: Any, x: np.ndarray | None = None, *, input_shape: tu
                      loss: str | Mapping = defaults.LOSS, seed: int = defaults.SEED, dtype: str = defaults.DTYPE,
                      rtol: float | None = None, atol: float | None = None, mode: str | None = None,
                      samples: int = defaults.SAMPLES, directions: int = defaults.DIRECTIONS,
-                     strict: bool = False) -> SpecResult:
+                     strict: bool = False, seeds: int = defaults.SEEDS) -> SpecResult:
     """check_layer, for a test: AssertionError with the report unless every gradient matches."""
     __tracebackhide__ = True  # pytest shows the test's line, not this one
     result = check_layer(layer, x, input_shape=input_shape, loss=loss, seed=seed, dtype=dtype, rtol=rtol, atol=atol,
-                         mode=mode, samples=samples, directions=directions, strict=strict)
+                         mode=mode, samples=samples, directions=directions, strict=strict, seeds=seeds)
     if not result.passed:
         raise AssertionError(str(result))
     return result
@@ -117,12 +118,13 @@ def _spec(where: str, x, input_shape, layers: list, loss, seed, dtype, rtol, ato
     return data
 
 
-def _options(where: str, mode, samples, directions, strict):
+def _options(where: str, mode, samples, directions, strict, seeds):
     from .run.batch import RunOptions
     from .spec.options import Option, check_value
 
     checks = [("mode", Option("string", choices=defaults.MODES), mode), ("samples", Option("positive_int"), samples),
-              ("directions", Option("positive_int"), directions), ("strict", Option("bool"), strict)]
+              ("directions", Option("positive_int"), directions), ("strict", Option("bool"), strict),
+              ("seeds", Option("positive_int"), seeds)]
     values = {}
     for name, option, value in checks:
         value = _python(value)

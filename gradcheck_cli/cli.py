@@ -109,6 +109,7 @@ def run(
                                    help="Random directions per tensor in fast mode."),
     strict: bool = typer.Option(defaults.STRICT, "--strict",
                                 help="Fail a spec with any warning (a layer's hazard, shown under its table)."),
+    seeds: int = typer.Option(defaults.SEEDS, "--seeds", min=1, help="Each spec at N seeds: its seed, seed+1, ..."),
     quiet: bool = typer.Option(False, "--quiet", "-q",
                                help="Print the summary and one line per spec that did not pass."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show each tensor's worst element and values."),
@@ -125,7 +126,7 @@ def run(
         raise typer.BadParameter(f"expected full, fast or sample, got {mode!r}", param_hint="'--mode'")
     options = RunOptions(rtol=rtol, atol=atol, jobs=jobs, timeout=timeout, allow_custom=not no_custom,
                          max_elements=max_elements, shard=_parse_shard(shard), mode=mode, samples=samples,
-                         directions=directions, strict=strict)
+                         directions=directions, strict=strict, seeds=seeds)
     from .errors import UsageError
     from .report.files import check_report_targets
     try:

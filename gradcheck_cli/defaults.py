@@ -14,6 +14,7 @@ MODES = ("full", "fast", "sample")
 FULL_MODE_LIMIT = 200_000
 SAMPLES = 64           # sample mode: random coordinates per tensor
 DIRECTIONS = 4         # fast mode: random unit directions per tensor
+SEEDS = 1              # --seeds N: each spec at N seeds (its own, then the next), for branches one draw misses
 
 # Tolerances keyed by the precision of the check (rtol, atol); a spec's `tolerance:` and
 # --rtol/--atol override them. A float32 spec is normally checked against a float64 twin of the

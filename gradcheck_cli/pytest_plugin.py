@@ -11,8 +11,8 @@ fails the spec instead, its warnings in the failure text.
 
 Ini options (pytest.ini, pyproject's [tool.pytest.ini_options], or `-o name=value`) set what
 `gradcheck run` takes as options: gradcheck_rtol, gradcheck_atol, gradcheck_mode,
-gradcheck_samples, gradcheck_directions, gradcheck_no_custom, gradcheck_strict; gradcheck_files adds glob
-patterns of further spec files to collect (`specs/*.yaml`).
+gradcheck_samples, gradcheck_directions, gradcheck_no_custom, gradcheck_strict, gradcheck_seeds;
+gradcheck_files adds glob patterns of further spec files to collect (`specs/*.yaml`).
 """
 from __future__ import annotations
 
@@ -77,6 +77,8 @@ INI_OPTIONS = {
     "gradcheck_strict": ("strict", _flag, "true or false",
                          "any warning (a layer's hazard) fails its spec, as `gradcheck run --strict` "
                          f"(default {str(defaults.STRICT).lower()})"),
+    "gradcheck_seeds": ("seeds", _count, "a positive integer",
+                        f"check each spec at N seeds, its own and the next ones (default {defaults.SEEDS})"),
 }
 _RUN_OPTIONS = pytest.StashKey()
 

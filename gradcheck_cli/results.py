@@ -84,6 +84,8 @@ class SpecResult:
     mode: str = "full"
     seconds: float = 0.0
     invalid: bool = False                      # the spec itself was bad (exit code 2)
+    seeds: list[int] = field(default_factory=list)   # checked at these seeds (--seeds N)
+    seed: int | None = None                    # the seed of the checks shown: the first of the worst outcome
 
     @property
     def passed(self) -> bool:

@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import LayerError, raised
 from ..model.network import Entry, Network, parameters
 from ..results import Warning
+from ..spec.inputs import is_integer_input
 
 
 @dataclass
@@ -22,7 +23,7 @@ class Trace:
     """One forward and backward pass: each layer's input and the gradients backprop produced."""
 
     inputs: list[np.ndarray]                      # inputs[k]: input of top-level layer k
-    input_grads: list[np.ndarray]                 # dL/d inputs[k]
+    input_grads: list[np.ndarray | None]          # dL/d inputs[k]; None for integer ids
     param_grads: list[dict[str, np.ndarray]]      # per top-level layer, by shown name
     lowest_dtype: np.dtype
     output: np.ndarray                            # the last layer's output
@@ -115,8 +116,8 @@ def _lowers_precision(entry: Entry, net: Network, what: str, given, returned) ->
     """A float64 spec is checked with the tolerance of the lowest precision a layer returns:
     a layer that returns float32 loosens the check of every layer (float32's 1e-3 lets a small
     gradient error pass), and in training it loses precision the spec asked for."""
-    lower = np.issubdtype(returned.dtype, np.floating) and returned.dtype.itemsize < given.dtype.itemsize \
-        and returned.dtype.itemsize < net.dtype.itemsize
+    lower = np.issubdtype(returned.dtype, np.floating) and returned.dtype.itemsize < net.dtype.itemsize \
+        and (returned.dtype.itemsize < given.dtype.itemsize or is_integer_input(given))
     if not lower:
         return
     if what == "forward":
@@ -149,7 +150,8 @@ def _settle(net: Network) -> list[Warning]:
 
 def backprop(net: Network, x) -> Trace:
     """Forward and backward through the stack, watching every layer as it goes."""
-    inputs, lowest, upcasting = [], np.dtype(x.dtype), []
+    # integer ids are no precision of the network's: the floats it computes start at float64
+    inputs, lowest, upcasting = [], np.dtype(np.float64 if is_integer_input(x) else x.dtype), []
     for k, entry in enumerate(net.stack.entries):
         inputs.append(x.copy())
         y = entry.forward(x)
@@ -173,7 +175,7 @@ def backprop(net: Network, x) -> Trace:
         _lowers_precision(entry, net, "forward", x, y)
         if y.dtype.itemsize < lowest.itemsize and np.issubdtype(y.dtype, np.floating):
             lowest = y.dtype
-        if y.dtype.itemsize > x.dtype.itemsize:
+        if y.dtype.itemsize > (net.dtype if is_integer_input(x) else x.dtype).itemsize:
             upcasting.append(k)
         x = y
     g = net.loss.grad(x).astype(x.dtype)
@@ -183,9 +185,10 @@ def backprop(net: Network, x) -> Trace:
         entry = net.stack.entries[k]
         given = g
         g = entry.backward(g, inputs[k].shape)
-        _lowers_precision(entry, net, "backward", given, g)
-        entry.require_finite(g, "dL/dx returned by backward")
-        input_grads[k] = g.copy()
+        if not entry.integer_input:  # ids have no gradient (None)
+            _lowers_precision(entry, net, "backward", given, g)
+            entry.require_finite(g, "dL/dx returned by backward")
+            input_grads[k] = g.copy()
         param_grads[k] = {}
         for shown, owner, key in parameters(entry):
             grad = owner.param_grads()[key]

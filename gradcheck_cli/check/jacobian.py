@@ -44,6 +44,9 @@ def layer_jacobians(spec: Spec, layer: int, row: int = 0) -> Jacobians:
         entries = net.stack.entries
         if not 0 <= layer < len(entries):
             raise SpecError(f"--layer {layer}: the spec has layers 0 to {len(entries) - 1}", spec.path)
+        if entries[layer].integer_input:
+            raise SpecError(f"--layer {layer}: its input is integer ids, which have no Jacobian; its parameters are "
+                            "checked by `gradcheck run`", spec.path)
         trace = backprop(net, net.x)
         x = trace.inputs[layer]
         if not 0 <= row < x.shape[0]:

@@ -42,14 +42,16 @@ def tensor_jobs(net: Network, precision: Precision, trace: Trace, shadow_trace: 
     numeric_trace = shadow_trace or trace
     outputs = [y.astype(precision.numeric_dtype) for y in numeric_trace.outputs()]
     for k, entry in enumerate(net.stack.entries):
-        x = numeric_trace.inputs[k].astype(precision.numeric_dtype, copy=True)
+        x = numeric_trace.inputs[k]
+        x = x.copy() if entry.integer_input else x.astype(precision.numeric_dtype, copy=True)  # ids stay ids
         evaluate = lambda k=k, x=x: net.loss_from(k, x)  # noqa: E731
-        input_losses, rows_only = stacked.input_losses(net, k, x, outputs)
-        # the widest activation one perturbation makes: a row of each output, or all of it
-        widest = max(a[0].size if rows_only else a.size for a in [x] + outputs[k:])
-        twin = shadow_trace.input_grads[k] if shadow_trace else None
-        jobs.append(TensorJob(k, entry.type, "input", trace.input_grads[k], x, evaluate, input_losses,
-                              _stack_size(widest), _noise(trace.input_grads[k], twin), twin))
+        if not entry.integer_input:  # integer ids are never perturbed: no input row
+            input_losses, rows_only = stacked.input_losses(net, k, x, outputs)
+            # the widest activation one perturbation makes: a row of each output, or all of it
+            widest = max(a[0].size if rows_only else a.size for a in [x] + outputs[k:])
+            twin = shadow_trace.input_grads[k] if shadow_trace else None
+            jobs.append(TensorJob(k, entry.type, "input", trace.input_grads[k], x, evaluate, input_losses,
+                                  _stack_size(widest), _noise(trace.input_grads[k], twin), twin))
         width = (stacked.param_stack_width(net, k, outputs) if hasattr(entry.layer, "perturbed_outputs")
                  else max(a.size for a in outputs[k:]))
         for shown, owner, key in parameters(entry):

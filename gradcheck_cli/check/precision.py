@@ -43,7 +43,7 @@ def choose_precision(net: Network, trace: Trace, twin: bool, rtol, atol, step) -
     if net.dtype != FLOAT64:
         notes.append(f"{dtype_name}: numeric side computed in float64 on a float64 twin of the network" if twin else
                      f"{dtype_name}: a layer does not keep float64, so the numeric side runs in {dtype_name}")
-        notes += [f"layer {k} ({net.stack.entries[k].type}) returns a wider dtype than its {dtype_name} input, "
+        notes += [f"layer {k} ({net.stack.entries[k].type}) returns a wider dtype than {dtype_name}, "
                   "so the layers after it do not run in the spec's dtype" for k in trace.upcasting]
     elif trace.lowest_dtype != FLOAT64:
         dtype_name = trace.lowest_dtype.name

@@ -12,7 +12,7 @@ from .jobs import check_network
 from .layers_alone import check_layers_alone
 from .precision import FLOAT64, Mode, Precision, choose_precision
 from .taylor import taylor_order
-from ..errors import LayerError
+from ..errors import LayerError, SpecError
 from ..model.network import Network
 from ..model.random_state import keeps_caller_state
 from .numeric import default_step
@@ -56,7 +56,7 @@ def float64_twin(net: Network) -> Trace | None:
         with net.params_as(FLOAT64) as took:
             if not took:
                 return None
-            twin = backprop(net, net.x.astype(FLOAT64))
+            twin = backprop(net, net.x if net.stack.entries[0].integer_input else net.x.astype(FLOAT64))
     except LayerError:
         return None
     # Every layer's output, not just the last one: a layer that computes in float32 inside
@@ -67,7 +67,8 @@ def float64_twin(net: Network) -> Trace | None:
 def choose_mode(settings: Settings, trace: Trace, notes: list[str]) -> Mode:
     if settings.mode is not None:
         return Mode(settings.mode, settings.samples, settings.directions)
-    scalars = sum(x.size for x in trace.inputs) + sum(g.size for grads in trace.param_grads for g in grads.values())
+    scalars = sum(x.size for x, g in zip(trace.inputs, trace.input_grads) if g is not None) \
+        + sum(g.size for grads in trace.param_grads for g in grads.values())
     if scalars <= defaults.FULL_MODE_LIMIT:
         return Mode("full")
     notes.append(f"{scalars:,} scalars, above the {defaults.FULL_MODE_LIMIT:,} checked one by one by default: "
@@ -86,6 +87,9 @@ def check_built(net: Network, settings: Settings) -> Findings:
     numeric_trace = twin or trace
     with net.params_as(FLOAT64) if twin else nullcontext():
         checks = check_network(net, precision, trace, twin, mode, settings.seed)
+        if not checks:  # integer ids into layers without parameters: nothing was compared, which is no pass
+            raise SpecError("nothing to check: the input is integer ids, which have no gradient, and no layer has "
+                            "parameters", net.spec.path, net.spec.marks.line(("input",)), where="input")
         findings = Findings(PASSED, precision, mode, checks, notes=notes, warnings=trace.warnings,
                             taylor_order=taylor_order(net, numeric_trace, settings.seed))
         if all(c.passed for c in checks):

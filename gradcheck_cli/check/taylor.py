@@ -15,7 +15,8 @@ def taylor_order(net: Network, trace: Trace, seed: int) -> float | None:
     it is not. Returns the observed order (the slope of log r against log t), or None when
     the remainder is lost in rounding (L is linear along v)."""
     x = trace.inputs[0].copy()
-    tensors = [(x, trace.input_grads[0])]
+    ids = net.stack.entries[0].integer_input  # integer ids are not moved: the direction leaves them out
+    tensors = [] if ids else [(x, trace.input_grads[0])]
     for k, entry in enumerate(net.stack.entries):
         tensors += [(owner.params()[key], trace.param_grads[k][shown]) for shown, owner, key in parameters(entry)]
     rng = np.random.default_rng([seed, 2])
@@ -34,7 +35,7 @@ def taylor_order(net: Network, trace: Trace, seed: int) -> float | None:
     finally:
         for (tensor, _), original in zip(tensors, originals):
             tensor[...] = original
-    eps = float(np.finfo(x.dtype).eps)
+    eps = float(np.finfo(trace.output.dtype if ids else x.dtype).eps)
     floor = 1e3 * eps * max(1.0, abs(loss_here))
     keep = [(t, r) for t, r in zip(TAYLOR_STEPS, remainders) if r > floor and np.isfinite(r)]
     if len(keep) < 3:

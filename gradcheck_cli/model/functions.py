@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import LayerError, did_you_mean
+from ..spec.inputs import is_integer_input
 
 
 @dataclass(frozen=True)
@@ -169,13 +170,14 @@ class FunctionLayer:
     fills `grads` from what the pair's backward returns. Slots: every array it holds is declared,
     nothing to discover among its attributes."""
 
-    __slots__ = ("pair", "name", "index", "params", "grads", "_draws", "_args", "_positional", "_cache")
+    __slots__ = ("pair", "name", "index", "params", "grads", "_draws", "_args", "_positional", "_cache", "_ids")
 
     def __init__(self, pair: FunctionPair, name: str, index: int, draws: dict, args: dict, positional: list[str]):
         self.pair, self.name, self.index = pair, name, index
         self.params: dict = {}
         self.grads: dict = {}
         self._draws, self._args, self._positional, self._cache = draws, args, positional, None
+        self._ids = False   # x is integer ids: backward may return the parameters' gradients alone
 
     def _fail(self, message: str) -> LayerError:
         return LayerError(self.name, message, index=self.index)
@@ -198,6 +200,7 @@ class FunctionLayer:
         values = copy.deepcopy(self._args)  # what forward writes into them stays with this call
         values.update((name, self.params[name]) for name in self._draws)
         leading = [values.pop(name) for name in self._positional]
+        self._ids = is_integer_input(x)
         result = self.pair.forward(x, *leading, **values)
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             got = f"{len(result)} values" if isinstance(result, (tuple, list)) else type(result).__name__
@@ -209,6 +212,8 @@ class FunctionLayer:
         result = self.pair.backward(grad_out, self._cache)
         names, backward = list(self._draws), _name(self.pair.backward)
         expected = "dx, then the gradients of " + ", ".join(names) + ", in the forward's order" if names else ""
+        if self._ids:
+            return self._ids_backward(result, names, backward)
         if not names:
             if isinstance(result, (tuple, list)):
                 if len(result) != 1:
@@ -222,10 +227,34 @@ class FunctionLayer:
                              f"{expected}")
         if len(result) != len(names) + 1:
             raise self._fail(f"{backward} returned {len(result)} values, expected {len(names) + 1}: {expected}")
+        self.grads = self._gradients(names, result[1:], backward, 2, len(result))
+        return result[0]
+
+    def _ids_backward(self, result, names: list[str], backward: str):
+        """x was integer ids, which have no gradient: backward returns the parameters' gradients
+        alone (cs231n's word_embedding_backward returns dW), or after a dx, which is ignored."""
+        self.grads = {}
+        if not names:
+            return None
+        if len(names) == 1 and not isinstance(result, (tuple, list)):
+            result = (result,)
+        expected = f"the gradients of {', '.join(names)} in the forward's order (x is integer ids: no dx needed)"
+        if not isinstance(result, (tuple, list)):
+            raise self._fail(f"{backward} returned {type(result).__name__}, expected a tuple of {len(names)}: "
+                             f"{expected}")
+        if len(result) not in (len(names), len(names) + 1):
+            raise self._fail(f"{backward} returned {len(result)} values, expected {len(names)}: {expected}")
+        skip = len(result) - len(names)
+        self.grads = self._gradients(names, result[skip:], backward, skip + 1, len(result))
+        return None
+
+    def _gradients(self, names: list[str], returned, backward: str, first: int, count: int) -> dict:
+        """The parameters' gradients, by name; `first`: the position of the first among the `count`
+        values backward returned, for messages."""
         import numpy as np
         grads = {}
-        for position, (name, grad) in enumerate(zip(names, result[1:]), start=2):
-            value = f"value {position} of {len(result)}"
+        for position, (name, grad) in enumerate(zip(names, returned), start=first):
+            value = f"value {position} of {count}"
             if grad is None:
                 raise self._fail(f"{backward} returned None as the gradient of {name} ({value})")
             grad = np.asarray(grad)
@@ -237,8 +266,7 @@ class FunctionLayer:
                 raise self._fail(f"{backward} returned the gradient of {name} ({value}) with shape {grad.shape}, "
                                  f"expected {shape}, the shape of {name}{hint}")
             grads[name] = grad
-        self.grads = grads
-        return result[0]
+        return grads
 
 
 def _hint(name: str, known: list[str]) -> str:

@@ -14,8 +14,8 @@ from .discovery import settle
 from ..errors import LAYER_FAILURES, LayerError, ShapeError, SpecError, raised
 from .random_state import GlobalRandom, seeded_build
 from .registry import LAYERS, LOSSES
+from ..spec.inputs import is_integer_input
 from ..spec.load import LayerSpec, Spec
-
 
 
 @dataclass
@@ -32,6 +32,7 @@ class Entry:
     copies_output: bool = False          # forward overwrites the array it returned: each output is copied
     hazards: list = field(default_factory=list)  # (kind, message): what backprop reports as warnings
     notes: list[str] = field(default_factory=list)   # what the report should say about it
+    integer_input: bool = False          # layer 0 fed integer ids: what backward returns for them is ignored
 
     def hazard(self, kind: str, message: str) -> None:
         if (kind, message) not in self.hazards:
@@ -81,6 +82,8 @@ class Entry:
             self.hazard("grad_out_modified", f"layer {self.name}: backward wrote into the grad_out array it was "
                         "given; in training, the layer after it may still hold that array: compute dL/dx into a "
                         "new one (dx = grad_out * mask, not grad_out[...] = 0)")
+        if self.integer_input:
+            return None  # ids have no gradient: whatever backward returned for them (None, zeros) is not compared
         if not isinstance(dx, np.ndarray):
             raise self.fail(f"backward returned {type(dx).__name__}, expected dL/dx as a numpy array")
         if dx.shape != x_shape:
@@ -188,8 +191,9 @@ def build_network(spec: Spec) -> Network:
     """Instantiate and build every layer, running the input through to learn each shape."""
     dtype = np.dtype(spec.dtype)
     input_seed, layer_seed, target_seed = np.random.SeedSequence(spec.seed).spawn(3)
-    x = spec.input_spec.draw(np.random.default_rng(input_seed), dtype) if spec.x is None else spec.x
-    x = np.array(x, dtype=dtype)  # a copy: an array the Python API was given is never touched
+    x = spec.input_spec.draw(np.random.default_rng(input_seed), dtype) if spec.x is None else np.asarray(spec.x)
+    # a copy: an array the Python API was given is never touched; integer ids stay integers
+    x = np.array(x, dtype=x.dtype if is_integer_input(x) else dtype)
     stack, y = _build_stack(spec.layers, x, layer_seed, "", spec, dtype)
     loss_spec = spec.loss
     loss = LOSSES[loss_spec.type].load()(**loss_spec.options)
@@ -204,10 +208,17 @@ def _build_stack(layer_specs: list[LayerSpec], x, seed: np.random.SeedSequence, 
                  spec: Spec, dtype) -> tuple[Stack, np.ndarray]:
     stack = Stack()
     for i, (layer_spec, layer_seed) in enumerate(zip(layer_specs, seed.spawn(len(layer_specs)))):
+        ids = is_integer_input(x) and not prefix and i == 0
+        if ids and not layer_spec.custom:
+            raise SpecError(f"layer 0 ({layer_spec.type}) takes floats; input is integer ids: put an embedding "
+                            "layer first", spec.path, layer_spec.line, where=_where(layer_spec))
         entry = _make_entry(layer_spec, f"{prefix}{i}", x, layer_seed, spec, dtype)
         entry.random = GlobalRandom(spec.seed, entry.label) if layer_spec.custom else None
         rng = np.random.default_rng(layer_seed.spawn(1)[0])
         entry.input_shape = x.shape
+        if ids:
+            entry.integer_input = True
+            entry.notes.append(f"layer {entry.name}: its input is integer ids, not perturbed: no input row")
         build = getattr(entry.layer, "build", None)
         if callable(build):
             try:

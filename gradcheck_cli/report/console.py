@@ -140,6 +140,8 @@ def one_line(result: SpecResult) -> Text:
         return text
     text.append(f"{result.path}: ")
     text.append(result.outcome, style=STYLE[result.outcome])
+    if len(result.seeds) > 1:  # --seeds N: which seed to reproduce it with
+        text.append(f" at seed {result.seed}")
     if result.error:
         text.append(f": {result.error}")
     else:

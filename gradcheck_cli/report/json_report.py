@@ -59,6 +59,8 @@ def spec_dict(spec: SpecResult) -> dict:
         "taylor_order": None if spec.taylor_order is None else round(spec.taylor_order, 3),
         "notes": spec.notes,
         "warnings": [{"layer": w.layer, "kind": w.kind, "message": w.message} for w in spec.warnings],
+        "seeds": spec.seeds,
+        "seed": spec.seed,
         "seconds": round(spec.seconds, 4),
     }
 

@@ -28,6 +28,7 @@ class RunOptions:
     samples: int = defaults.SAMPLES
     directions: int = defaults.DIRECTIONS
     strict: bool = defaults.STRICT          # any warning fails the spec
+    seeds: int = defaults.SEEDS             # each spec at its seed and the next seeds - 1
 
 
 def take_shard(files: list, shard: tuple[int, int]) -> list:
@@ -106,7 +107,11 @@ def check_loaded(spec, options: RunOptions = RunOptions(), start: float | None =
     from ..check.spec_check import Settings, check_built
 
     start = time.perf_counter() if start is None else start
-    result = SpecResult(path=spec.path, name=spec.name, outcome=PASSED, dtype=spec.dtype)
+    if options.seeds > 1:
+        from .seeds import check_at_seeds
+        return check_at_seeds(spec, options, check_loaded, start)
+    result = SpecResult(path=spec.path, name=spec.name, outcome=PASSED, dtype=spec.dtype, seeds=[spec.seed],
+                        seed=spec.seed)
     settings = Settings(rtol=spec.rtol if options.rtol is None else options.rtol,
                         atol=spec.atol if options.atol is None else options.atol,
                         step=spec.step, mode=options.mode, samples=options.samples,
@@ -151,7 +156,8 @@ def guard_size(spec, max_elements: int) -> None:
     import math
 
     from ..spec.load import layer_sizes
-    total = math.prod(spec.input) + sum(layer_sizes(spec.layers, spec.input[-1]))
+    ids = spec.input_spec.is_integer  # integer ids are not perturbed: no scalars of theirs are checked
+    total = (0 if ids else math.prod(spec.input)) + sum(layer_sizes(spec.layers, spec.input[-1]))
     if total > max_elements:
         itemsize = 4 if spec.dtype == "float32" else 8
         raise SpecError(f"about {total:,} scalars in the input and parameters ({total * itemsize / 1e9:.1f} GB, "

@@ -37,6 +37,11 @@ class InputSpec:
         return rng.standard_normal(self.shape).astype(dtype)
 
 
+def is_integer_input(x) -> bool:
+    """Integer ids (an embedding's input): never perturbed, no gradient of their own to check."""
+    return getattr(getattr(x, "dtype", None), "kind", None) in ("i", "u")
+
+
 def parse_input(value: Any, path: tuple, marks, min_dims: int = 2) -> InputSpec:
     """`[4, 3]` or `{shape: [4, 3], ...}` at `path` of the document -> InputSpec, or the SpecError
     that says file:line."""
