@@ -212,6 +212,7 @@ def failure_text(result) -> tuple[str, str]:
 
 def _failure_text(result) -> tuple[str, str]:
     from .report.junit import failure_details, failure_message, tolerance_text
+    from .report.wording import place
     from .results import PASSED
 
     if result.invalid:
@@ -221,8 +222,8 @@ def _failure_text(result) -> tuple[str, str]:
     off = sum(1 for c in result.checks if not c.passed)
     wrong_layers = [lc for lc in result.layer_checks if lc.outcome != PASSED]
     if wrong_layers:  # the short summary leads with where the bug is, not with its echoes upstream
-        suspects = "; ".join(f"layer {lc.layer} ({lc.type}) {', '.join(lc.wrong_tensors) or lc.outcome}"
-                             for lc in wrong_layers)
+        suspects = "; ".join(f"{place(lc)} {', '.join(lc.wrong_tensors) or lc.outcome}"
+                             for lc in sorted(wrong_layers, key=lambda lc: lc.node != "loss"))
         message = f"{off} tensor{'s' if off != 1 else ''} off; suspect {suspects}"
     else:
         message = failure_message(result)

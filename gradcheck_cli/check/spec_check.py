@@ -10,6 +10,7 @@ from .. import defaults
 from .backprop import Trace, backprop
 from .jobs import check_network
 from .layers_alone import check_layers_alone
+from .loss_check import first_suspect, loss_alone, loss_checks
 from .precision import FLOAT64, Mode, Precision, choose_precision
 from .taylor import taylor_order
 from ..errors import LayerError
@@ -85,16 +86,16 @@ def check_built(net: Network, settings: Settings) -> Findings:
     mode = choose_mode(settings, trace, notes)
     numeric_trace = twin or trace
     with net.params_as(FLOAT64) if twin else nullcontext():
-        checks = check_network(net, precision, trace, twin, mode, settings.seed)
+        checks = check_network(net, precision, trace, twin, mode, settings.seed) + loss_checks(net, trace, mode,
+                                                                                               settings)
         findings = Findings(PASSED, precision, mode, checks, notes=notes, warnings=trace.warnings,
                             taylor_order=taylor_order(net, numeric_trace, settings.seed))
         if all(c.passed for c in checks):
             return findings
         findings.outcome = FAILED
         findings.layer_checks = check_layers_alone(net, numeric_trace, _alone(precision, settings), settings.seed,
-                                                   mode)
-    wrong = [lc.layer for lc in findings.layer_checks if lc.outcome != PASSED]
-    findings.suspect_layer = wrong[0] if wrong else None
+                                                   mode) + loss_alone(checks)
+    findings.suspect_layer = first_suspect(findings.layer_checks)
     return findings
 
 

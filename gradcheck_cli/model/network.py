@@ -10,10 +10,11 @@ from typing import Any, Iterator
 import numpy as np
 
 from .custom_layer import custom_layer
+from .custom_loss import build_loss
 from .discovery import settle
 from ..errors import LAYER_FAILURES, LayerError, ShapeError, SpecError, raised
 from .random_state import GlobalRandom, seeded_build
-from .registry import LAYERS, LOSSES
+from .registry import LAYERS
 from ..spec.load import LayerSpec, Spec
 
 
@@ -191,12 +192,8 @@ def build_network(spec: Spec) -> Network:
     x = spec.input_spec.draw(np.random.default_rng(input_seed), dtype) if spec.x is None else spec.x
     x = np.array(x, dtype=dtype)  # a copy: an array the Python API was given is never touched
     stack, y = _build_stack(spec.layers, x, layer_seed, "", spec, dtype)
-    loss_spec = spec.loss
-    loss = LOSSES[loss_spec.type].load()(**loss_spec.options)
-    try:
-        loss.prepare(y.shape, np.random.default_rng(target_seed))
-    except ShapeError as exc:
-        raise SpecError(str(exc), spec.path, loss_spec.line, where="loss") from None
+    loss = build_loss(spec.loss, y, np.random.default_rng(target_seed), spec.file, len(stack.entries),
+                      lambda message: SpecError(message, spec.path, spec.loss.line, where="loss"))
     return Network(spec, stack, loss, x, dtype)
 
 
