@@ -73,7 +73,7 @@ INI_OPTIONS = {
     "gradcheck_directions": ("directions", _count, "a positive integer",
                              f"random directions per tensor in fast mode (default {defaults.DIRECTIONS})"),
     "gradcheck_no_custom": ("allow_custom", lambda text: not _flag(text), "true or false",
-                            "refuse custom layers: they are Python code and would run (default false)"),
+                            "refuse custom layers and losses: they are Python code and would run (default false)"),
     "gradcheck_strict": ("strict", _flag, "true or false",
                          "any warning (a layer's hazard) fails its spec, as `gradcheck run --strict` "
                          f"(default {str(defaults.STRICT).lower()})"),

@@ -5,7 +5,6 @@ and located at the loss, not at a layer."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import numpy as np
@@ -198,17 +197,17 @@ def test_the_loss_gets_a_float64_copy_of_a_float32_output():
 def test_args_are_given_by_name_and_a_fresh_copy_every_call():
     calls = []
 
-    def weighted_loss(x, y, weights, config):
-        calls.append(type(weights))
-        assert config == {"scale": 2.0}, config      # a call before did write into it
+    def weighted_loss(x, y, weights, config, names):
+        calls.append((type(weights), type(names)))
+        assert config == {"scale": 2.0, "sizes": [1, 2]}, config      # a call before did write into it
         config["scale"] = 0.0
         scale = 2.0 * weights[None, :]
         return float(np.sum(scale * x * x)) / 2, scale * x
 
-    result = check_layer("tanh", input_shape=(4, 3), loss={
-        "type": weighted_loss, "args": {"weights": [1.0, 2.0, 3.0], "config": {"scale": 2.0}}})
+    result = check_layer("tanh", input_shape=(4, 3), loss={"type": weighted_loss, "args": {
+        "weights": [1.0, 2.0, 3.0], "config": {"scale": 2.0, "sizes": [1, 2]}, "names": ["a", "b"]}})
     assert result.passed, result.error
-    assert set(calls) == {np.ndarray}               # a list of numbers arrives as an array
+    assert set(calls) == {(np.ndarray, list)}      # a list of numbers arrives as an array, others as written
 
 
 def test_a_temporal_loss_with_a_mask_in_args_from_python(losses_module):
@@ -286,26 +285,34 @@ class Exclusive:
     """A loss class that fails when two calls overlap (it keeps what forward saw for backward)."""
 
     def __init__(self):
-        self.busy = threading.Event()
+        self.inside = 0
 
     def forward(self, y, targets):
-        if self.busy.is_set():
-            raise RuntimeError("called from two threads at once")
-        self.busy.set()
+        self.inside += 1
         try:
+            if self.inside > 1:
+                raise RuntimeError("called from two threads at once")
             time.sleep(0)          # let another thread in, if one could come
             self.y = y
             return 0.5 * float(np.sum(y * y))
         finally:
-            self.busy.clear()
+            self.inside -= 1
 
     def backward(self):
         return self.y.copy()
 
 
-def test_a_custom_loss_is_called_from_one_thread_at_a_time():
+def test_a_custom_loss_is_called_from_one_thread_at_a_time(monkeypatch):
     """Built-in layers let the engine run chunks on several threads; the loss is not theirs to share."""
-    result = check_layer([{"type": "linear", "out": 16}, "tanh"], input_shape=(64, 32), loss=Exclusive())
+    import sys
+    from gradcheck_cli.check import numeric
+    monkeypatch.setattr(numeric.os, "cpu_count", lambda: 8)      # threads, on any machine
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)                                   # and switches between them, often
+    try:
+        result = check_layer([{"type": "linear", "out": 16}, "tanh"], input_shape=(64, 32), loss=Exclusive())
+    finally:
+        sys.setswitchinterval(interval)
     assert result.passed, result.error
 
 

@@ -85,17 +85,20 @@ def _signature_after(call, skip: int, shown: str, first: str, args: dict, fail) 
             raise fail(f"{shown} takes {p.name!r}, which is not in args: give it, args: {{{p.name}: ...}}")
 
 
-def _as_arrays(value: Any) -> Any:
-    """A list of numbers (or of such lists) as a numpy array: a mask written in YAML."""
-    if isinstance(value, dict):
-        return {key: _as_arrays(item) for key, item in value.items()}
-    if isinstance(value, list) and value:
-        try:
-            array = np.array(value)
-        except ValueError:  # ragged
-            return value
-        return array if array.dtype.kind in "biuf" else value
-    return value
+def _as_arrays(args: dict) -> dict:
+    """Each argument that is a list of numbers (or of such lists) as a numpy array: a mask written in
+    YAML. Anything else as it is."""
+    return {name: _as_array(value) for name, value in args.items()}
+
+
+def _as_array(value: Any) -> Any:
+    if not (isinstance(value, list) and value):
+        return value
+    try:
+        array = np.array(value)
+    except ValueError:  # ragged
+        return value
+    return array if array.dtype.kind in "biuf" else value
 
 
 class CustomLoss:
