@@ -45,6 +45,10 @@ def dx_wrong_shape(x, y):
     return 1.0, x[:, :1]
 
 
+def dx_transposed(x, y):
+    return 1.0, x.T
+
+
 def dx_none(x, y):
     return 1.0, None
 
@@ -158,6 +162,8 @@ MISBEHAVING = {
     "nan_loss": "loss (./bad.py:nan_loss): nan_loss returned NaN as the loss, for a finite input",
     "dx_wrong_shape": "loss (./bad.py:dx_wrong_shape): dx_wrong_shape returned dx of shape (4, 1), expected (4, 3), "
                       "the shape of its input",
+    "dx_transposed": "loss (./bad.py:dx_transposed): dx_transposed returned dx of shape (3, 4), expected (4, 3), "
+                     "the shape of its input",
     "dx_none": "loss (./bad.py:dx_none): dx_none returned None as dx, expected dL/dx of shape (4, 3)",
     "dx_nan": "loss (./bad.py:dx_nan): dx_nan returned dx containing NaN",
     "changes": "loss (./bad.py:changes): gave different results for the same output (randomness, or state kept "
@@ -191,6 +197,9 @@ def test_validate_finds_a_misbehaving_loss(folder):
     assert lines(result.output)[0] == f"spec.yaml: error: {MISBEHAVING['bare_float']}"
 
 
+DEFINED = ("fine, raises, bare_float, three_values, not_scalar, not_a_number, nan_loss, dx_wrong_shape, dx_transposed, "
+           "dx_none, dx_nan, changes, one_argument, needs_mask, NoBackward, NeedsWidth, ConstructorRaises, "
+           "ForwardRaises, BackwardWrongShape")
 INVALID = {
     "./bad.py:one_argument":
         "spec.yaml:4: loss: one_argument (bad.py:{one_argument}) must take x (the output) and y (the targets) first "
@@ -211,14 +220,10 @@ INVALID = {
     "./bad.py:not_callable": "spec.yaml:4: loss: ./bad.py:not_callable is int, neither a loss function nor a loss "
                              "class (a loss function returns (loss, dx), cs231n's form; a loss class has forward(y, "
                              "targets) and backward())",
-    "./bad.py:softmax_los": "spec.yaml:4: loss: ./bad.py has no loss function or class 'softmax_los'; it defines: "
-                            "fine, raises, bare_float, three_values, not_scalar, not_a_number, nan_loss, "
-                            "dx_wrong_shape, dx_none, dx_nan, changes, one_argument, needs_mask, NoBackward, "
-                            "NeedsWidth, ConstructorRaises, ForwardRaises, BackwardWrongShape",
-    "./bad.py:rises": "spec.yaml:4: loss: ./bad.py has no loss function or class 'rises' (did you mean 'raises'?); "
-                      "it defines: fine, raises, bare_float, three_values, not_scalar, not_a_number, nan_loss, "
-                      "dx_wrong_shape, dx_none, dx_nan, changes, one_argument, needs_mask, NoBackward, NeedsWidth, "
-                      "ConstructorRaises, ForwardRaises, BackwardWrongShape",
+    "./bad.py:softmax_los": f"spec.yaml:4: loss: ./bad.py has no loss function or class 'softmax_los'; it defines: "
+                            f"{DEFINED}",
+    "./bad.py:rises": f"spec.yaml:4: loss: ./bad.py has no loss function or class 'rises' (did you mean 'raises'?); "
+                      f"it defines: {DEFINED}",
     "./missing.py:fine": "spec.yaml:4: loss: no such file: ./missing.py (looked for {folder}/missing.py)",
     "./bad.py:1fine": "spec.yaml:4: loss: custom loss type './bad.py:1fine' must look like package.module:name or "
                       "path/to/file.py:name",

@@ -166,6 +166,7 @@ class Recorder:
 
 @pytest.mark.parametrize("targets, shape, expected", [
     (None, (6, 5), "classes"), ("classes", (6, 5), "classes"), ("classes", (2, 3, 4), "classes"),
+    ("classes", (60, 3), "classes"),
     ("binary", (6, 5), "binary"), ("values", (6, 5), "values"),
 ])
 def test_targets_are_drawn_from_the_seed_as_the_spec_says(targets, shape, expected):
@@ -178,6 +179,8 @@ def test_targets_are_drawn_from_the_seed_as_the_spec_says(targets, shape, expect
     if expected == "classes":
         assert drawn.shape == shape[:-1] and drawn.dtype.kind == "i"
         assert drawn.min() >= 0 and drawn.max() < shape[-1] and len(np.unique(drawn)) > 1
+        if drawn.size >= 20 * shape[-1]:
+            assert set(np.unique(drawn)) == set(range(shape[-1]))               # every class, the last too
     elif expected == "binary":
         assert drawn.shape == shape and set(np.unique(drawn)) == {0.0, 1.0}
     else:
