@@ -23,13 +23,15 @@ ARGUMENT_NAMES = {"tolerance.": "", "input": "input_shape"}
 
 
 def check_layer(layer: Any, x: np.ndarray | None = None, *, input_shape: tuple[int, ...] | None = None,
-                loss: str | Mapping = defaults.LOSS, seed: int = defaults.SEED, dtype: str = defaults.DTYPE,
+                loss: Any = defaults.LOSS, seed: int = defaults.SEED, dtype: str = defaults.DTYPE,
                 rtol: float | None = None, atol: float | None = None, mode: str | None = None,
                 samples: int = defaults.SAMPLES, directions: int = defaults.DIRECTIONS,
                 strict: bool = False, seeds: int = defaults.SEEDS) -> SpecResult:
     """Check the gradients of `layer` (an object, a class, a built-in name like "tanh", a spec entry like
     {"type": "linear", "out": 3}) or of a list of them (a stack, first layer first) on input `x`, or on
-    an input of `input_shape` drawn from `seed`. An invalid argument raises SpecError (a ValueError)."""
+    an input of `input_shape` drawn from `seed`. `loss`: a built-in name, or a custom loss (a function
+    `loss(x, y) -> (loss, dx)`, a class or an object with forward(y, targets) and backward(), or a mapping
+    {"type": ..., "targets": ..., "args": ...}). An invalid argument raises SpecError (a ValueError)."""
     single = not isinstance(layer, list)
     data = _spec("check_layer", x, input_shape, [layer] if single else layer, loss, seed, dtype, rtol, atol)
     renames = {"layers[0]" if single else "layers": "layer", **ARGUMENT_NAMES}
@@ -38,7 +40,7 @@ def check_layer(layer: Any, x: np.ndarray | None = None, *, input_shape: tuple[i
 
 def check_function(forward: Callable, backward: Callable, x: np.ndarray | None = None, *,
                    input_shape: tuple[int, ...] | None = None, params: Mapping | None = None,
-                   args: Mapping | None = None, loss: str | Mapping = defaults.LOSS, seed: int = defaults.SEED,
+                   args: Mapping | None = None, loss: Any = defaults.LOSS, seed: int = defaults.SEED,
                    dtype: str = defaults.DTYPE, rtol: float | None = None, atol: float | None = None,
                    mode: str | None = None, samples: int = defaults.SAMPLES, directions: int = defaults.DIRECTIONS,
                    strict: bool = False, seeds: int = defaults.SEEDS) -> SpecResult:
@@ -83,7 +85,7 @@ def check_spec(path_or_mapping: str | os.PathLike | Mapping, *, base: str | os.P
 
 
 def assert_gradients(layer: Any, x: np.ndarray | None = None, *, input_shape: tuple[int, ...] | None = None,
-                     loss: str | Mapping = defaults.LOSS, seed: int = defaults.SEED, dtype: str = defaults.DTYPE,
+                     loss: Any = defaults.LOSS, seed: int = defaults.SEED, dtype: str = defaults.DTYPE,
                      rtol: float | None = None, atol: float | None = None, mode: str | None = None,
                      samples: int = defaults.SAMPLES, directions: int = defaults.DIRECTIONS,
                      strict: bool = False, seeds: int = defaults.SEEDS) -> SpecResult:

@@ -141,6 +141,8 @@ def left_as_found(spec):
     for layer in walk(spec.layers):
         if layer.target is not None and not isinstance(layer.target, (type, tuple, FunctionPair)):
             _collect(layer.target, held, seen, 0)
+    if spec.loss.target is not None and not isinstance(spec.loss.target, type):  # a loss object's arrays too
+        _collect(spec.loss.target, held, seen, 0)
     try:
         yield
     finally:

@@ -97,7 +97,7 @@ def run(
     shard: Optional[str] = typer.Option(None, "--shard", metavar="K/N",
                                         help="Run only the K-th of N disjoint slices of the specs (CI matrices)."),
     no_custom: bool = typer.Option(False, "--no-custom",
-                                   help="Refuse custom layers: they are Python code and would run."),
+                                   help="Refuse custom layers and losses: they are Python code and would run."),
     max_elements: int = typer.Option(defaults.MAX_ELEMENTS, "--max-elements", min=1,
                                      help="Refuse specs with more input and parameter scalars than this."),
     mode: Optional[str] = typer.Option(None, "--mode", metavar="full|fast|sample",
@@ -168,7 +168,7 @@ def run(
 def validate(
     paths: List[str] = typer.Argument(..., metavar="PATH...",
                                       help="Spec files, folders searched for *.yaml/*.yml, or - (standard input)."),
-    no_custom: bool = typer.Option(False, "--no-custom", help="Refuse custom layers."),
+    no_custom: bool = typer.Option(False, "--no-custom", help="Refuse custom layers and losses."),
     max_elements: int = typer.Option(defaults.MAX_ELEMENTS, "--max-elements", min=1,
                                      help="Refuse specs with more input and parameter scalars than this."),
 ) -> None:
@@ -231,7 +231,7 @@ def jacobian(
     spec: str = typer.Argument(..., help="A spec file."),
     layer: int = typer.Option(..., "--layer", "-l", help="Index of the top-level layer."),
     row: int = typer.Option(0, "--row", help="Which data row's Jacobian to show."),
-    no_custom: bool = typer.Option(False, "--no-custom", help="Refuse custom layers."),
+    no_custom: bool = typer.Option(False, "--no-custom", help="Refuse custom layers and losses."),
     max_elements: int = typer.Option(defaults.MAX_ELEMENTS, "--max-elements", min=1,
                                      help="Refuse specs with more input and parameter scalars than this."),
 ) -> None:

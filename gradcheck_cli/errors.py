@@ -39,6 +39,17 @@ class LayerError(Exception):
         self.message = message
 
 
+class LossError(LayerError):
+    """A custom loss misbehaved: `loss (./layers.py:softmax_loss): ...`. Its index is one past
+    the last layer, where the loss sits in reports."""
+
+    def __init__(self, loss: str, message: str, index: int | None = None):
+        Exception.__init__(self, f"loss ({loss}): {message}")
+        self.layer = f"loss ({loss})"
+        self.index = index
+        self.message = message
+
+
 class UsageError(Exception):
     """The command line asks for something that cannot be done (a report over a user's file):
     one line, exit code 2, before anything runs."""

@@ -73,7 +73,7 @@ INI_OPTIONS = {
     "gradcheck_directions": ("directions", _count, "a positive integer",
                              f"random directions per tensor in fast mode (default {defaults.DIRECTIONS})"),
     "gradcheck_no_custom": ("allow_custom", lambda text: not _flag(text), "true or false",
-                            "refuse custom layers: they are Python code and would run (default false)"),
+                            "refuse custom layers and losses: they are Python code and would run (default false)"),
     "gradcheck_strict": ("strict", _flag, "true or false",
                          "any warning (a layer's hazard) fails its spec, as `gradcheck run --strict` "
                          f"(default {str(defaults.STRICT).lower()})"),
@@ -214,6 +214,7 @@ def failure_text(result) -> tuple[str, str]:
 
 def _failure_text(result) -> tuple[str, str]:
     from .report.junit import failure_details, failure_message, tolerance_text
+    from .report.wording import place
     from .results import PASSED
 
     if result.invalid:
@@ -223,8 +224,8 @@ def _failure_text(result) -> tuple[str, str]:
     off = sum(1 for c in result.checks if not c.passed)
     wrong_layers = [lc for lc in result.layer_checks if lc.outcome != PASSED]
     if wrong_layers:  # the short summary leads with where the bug is, not with its echoes upstream
-        suspects = "; ".join(f"layer {lc.layer} ({lc.type}) {', '.join(lc.wrong_tensors) or lc.outcome}"
-                             for lc in wrong_layers)
+        suspects = "; ".join(f"{place(lc)} {', '.join(lc.wrong_tensors) or lc.outcome}"
+                             for lc in sorted(wrong_layers, key=lambda lc: lc.node != "loss"))
         message = f"{off} tensor{'s' if off != 1 else ''} off; suspect {suspects}"
     else:
         message = failure_message(result)

@@ -48,6 +48,7 @@ class LayerCheck:
     type: str
     outcome: str
     checks: list[TensorCheck]
+    node: str | None = None    # "loss" for a custom loss's own check (its layer is one past the last)
 
     @property
     def wrong_tensors(self) -> list[str]:

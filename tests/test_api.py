@@ -339,7 +339,8 @@ INVALID = [
     (dict(input_shape=(2, 3), seed=-1), "check_layer: seed: expected a non-negative integer, got -1"),
     (dict(input_shape=(2, 3), dtype="float16"), "check_layer: dtype: expected one of float64, float32, got 'float16'"),
     (dict(input_shape=(2, 3), loss="nope"), "check_layer: loss: unknown loss 'nope'; known losses: mse, "
-                                            "cross_entropy, bce_with_logits, dot"),
+                                            "cross_entropy, bce_with_logits, dot, or a custom loss as "
+                                            "module:name or path/to/file.py:name"),
     (dict(input_shape=(2, 3), rtol=-1), "check_layer: rtol: expected a non-negative number, got -1"),
     (dict(input_shape=(2, 3), mode="quick"), "check_layer: mode: expected one of full, fast, sample, got 'quick'"),
     (dict(input_shape=(2, 3), samples=0), "check_layer: samples: expected a positive integer, got 0"),

@@ -65,7 +65,7 @@ CASES = [
           - {type: linear, out: 2}
         loss: mae
         """, "spec.yaml:4: loss: unknown loss 'mae' (did you mean 'mse'?); known losses: mse, cross_entropy, "
-             "bce_with_logits, dot"),
+             "bce_with_logits, dot, or a custom loss as module:name or path/to/file.py:name"),
     ("out_three", """
         input: [4, 3]
         layers:

@@ -10,6 +10,7 @@ from .. import defaults
 from .backprop import Trace, backprop
 from .jobs import check_network
 from .layers_alone import check_layers_alone
+from .loss_check import first_suspect, loss_alone, loss_checks
 from .precision import FLOAT64, Mode, Precision, choose_precision
 from .taylor import taylor_order
 from ..errors import LayerError, SpecError
@@ -87,6 +88,7 @@ def check_built(net: Network, settings: Settings) -> Findings:
     numeric_trace = twin or trace
     with net.params_as(FLOAT64) if twin else nullcontext():
         checks = check_network(net, precision, trace, twin, mode, settings.seed)
+        checks += loss_checks(net, trace, mode, settings)  # a custom loss's own dx, a row of its own
         if not checks:  # integer ids into layers without parameters: nothing was compared, which is no pass
             raise SpecError("nothing to check: the input is integer ids, which have no gradient, and no layer has "
                             "parameters", net.spec.path, net.spec.marks.line(("input",)), where="input")
@@ -96,9 +98,8 @@ def check_built(net: Network, settings: Settings) -> Findings:
             return findings
         findings.outcome = FAILED
         findings.layer_checks = check_layers_alone(net, numeric_trace, _alone(precision, settings), settings.seed,
-                                                   mode)
-    wrong = [lc.layer for lc in findings.layer_checks if lc.outcome != PASSED]
-    findings.suspect_layer = wrong[0] if wrong else None
+                                                   mode) + loss_alone(checks)
+    findings.suspect_layer = first_suspect(findings.layer_checks)
     return findings
 
 

@@ -78,6 +78,13 @@ def _is_file_reference(module: str) -> bool:
 def load_target(type_name: str, spec_file: Path, fail) -> type | FunctionPair:
     """The class or function pair a custom `type:` names; `fail(message)` makes the SpecError at
     its line."""
+    module, module_name, name = load_module(type_name, spec_file, fail)
+    return find_target(module, module_name, name, fail)
+
+
+def load_module(type_name: str, spec_file: Path, fail):
+    """(the module a custom `type:` names, imported as its layers are; the module as written; the
+    name after the colon). A custom loss is looked up in it by model/custom_loss.py."""
     module_name, _, name = type_name.rpartition(":")
     folder = spec_file.resolve().parent
     first, last = [folder], [Path.cwd().resolve()]
@@ -98,7 +105,7 @@ def load_target(type_name: str, spec_file: Path, fail) -> type | FunctionPair:
                 raise fail(f"importing {module_name} failed{_deepest_line(exc)}: {one_line(exc)}")
             except (Exception, SystemExit) as exc:  # the user's module raised (or exited) while importing
                 raise fail(f"importing {module_name} failed{_deepest_line(exc)}: {one_line(exc)}")
-    return find_target(module, module_name, name, fail)
+    return module, module_name, name
 
 
 def _shown(file: str) -> str:

@@ -10,10 +10,11 @@ from typing import Any, Iterator
 import numpy as np
 
 from .custom_layer import custom_layer
+from .custom_loss import build_loss
 from .discovery import settle
 from ..errors import LAYER_FAILURES, LayerError, ShapeError, SpecError, raised
 from .random_state import GlobalRandom, seeded_build
-from .registry import LAYERS, LOSSES
+from .registry import LAYERS
 from ..spec.inputs import is_integer_input
 from ..spec.load import LayerSpec, Spec
 
@@ -195,12 +196,8 @@ def build_network(spec: Spec) -> Network:
     # a copy: an array the Python API was given is never touched; integer ids stay integers
     x = np.array(x, dtype=x.dtype if is_integer_input(x) else dtype)
     stack, y = _build_stack(spec.layers, x, layer_seed, "", spec, dtype)
-    loss_spec = spec.loss
-    loss = LOSSES[loss_spec.type].load()(**loss_spec.options)
-    try:
-        loss.prepare(y.shape, np.random.default_rng(target_seed))
-    except ShapeError as exc:
-        raise SpecError(str(exc), spec.path, loss_spec.line, where="loss") from None
+    loss = build_loss(spec.loss, y, np.random.default_rng(target_seed), spec.file, len(stack.entries),
+                      lambda message: SpecError(message, spec.path, spec.loss.line, where="loss"))
     return Network(spec, stack, loss, x, dtype)
 
 

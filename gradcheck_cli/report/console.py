@@ -6,7 +6,8 @@ from rich.table import Table
 from rich.text import Text
 
 from .heatmap import heatmap
-from .wording import shape_text, strict_reason, suspect_line, warning_lines, what_is_off, where_text
+from .wording import (place, shape_text, strict_reason, suspect_line, suspect_place, warning_lines, what_is_off,
+                      where_text)
 from ..results import ERROR, FAILED, PASSED, RunResult, SpecResult, TensorCheck
 
 STYLE = {PASSED: "green", FAILED: "bold red", ERROR: "bold magenta"}
@@ -110,7 +111,7 @@ def print_spec(console: Console, result: SpecResult, verbose: bool = False) -> N
     console.print(spec_table(result, verbose, console))
     for check in result.checks:
         if not check.passed:
-            console.print(Text(f"  layer {check.layer} ({check.type}) {check.tensor}: {what_is_off(check)}",
+            console.print(Text(f"  {place(check)} {check.tensor}: {what_is_off(check)}",
                                style="red"))
             if check.hint:
                 console.print(Text(f"    hint: {check.hint}", style="yellow"))
@@ -145,11 +146,12 @@ def one_line(result: SpecResult) -> Text:
     if result.error:
         text.append(f": {result.error}")
     else:
-        wrong = [f"layer {c.layer} {c.tensor}" for c in result.checks if not c.passed]
+        wrong = [f"{'loss' if c.node == 'loss' else f'layer {c.layer}'} {c.tensor}" for c in result.checks
+                 if not c.passed]
         if wrong:
             text.append(f": {', '.join(wrong)} off")
         if result.suspect_layer is not None:
-            text.append(f"; suspect layer {result.suspect_layer}")
+            text.append(f"; suspect {suspect_place(result)}")
         reason = strict_reason(result)
         if reason:
             text.append(f": {reason}")

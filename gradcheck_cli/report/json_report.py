@@ -35,11 +35,12 @@ def tensor_dict(check: TensorCheck) -> dict:
         "coverage": round(check.checked / check.elements, 6) if check.elements and not check.directions else None,
         "directions": check.directions or None,
         "hint": check.hint,
+        "node": check.node,
     }
 
 
 def layer_dict(layer: LayerCheck) -> dict:
-    return {"layer": layer.layer, "type": layer.type, "outcome": layer.outcome,
+    return {"layer": layer.layer, "type": layer.type, "outcome": layer.outcome, "node": layer.node,
             "checks": [tensor_dict(c) for c in layer.checks]}
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from html import escape
 
 from .console import short_type
-from .wording import shape_text, suspect_line, what_is_off
+from .wording import place, shape_text, suspect_line, what_is_off
 from ..results import ERROR, FAILED, PASSED, SpecResult, TensorCheck
 
 COLORS = {PASSED: "#1a7f37", FAILED: "#cf222e", ERROR: "#8250df"}
@@ -68,7 +68,7 @@ def spec_html(result: SpecResult) -> str:
                     f'<tbody>{"".join(_row(check) for check in result.checks)}</tbody></table>')
     for check in result.checks:
         if not check.passed:
-            html.append(_line(f"layer {check.layer} ({check.type}) {check.tensor}: {what_is_off(check)}",
+            html.append(_line(f"{place(check)} {check.tensor}: {what_is_off(check)}",
                               COLORS[FAILED]))
             if check.hint:
                 html.append(_line(f"hint: {check.hint}", KINK_COLOR))

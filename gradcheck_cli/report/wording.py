@@ -2,7 +2,7 @@
 a tensor, which layer is the suspect, why a spec failed. Plain strings, no rich."""
 from __future__ import annotations
 
-from ..results import FAILED, PASSED, SpecResult, TensorCheck
+from ..results import FAILED, PASSED, LayerCheck, SpecResult, TensorCheck
 
 
 def shape_text(shape, times: str = "x") -> str:
@@ -29,12 +29,27 @@ def what_is_off(check: TensorCheck) -> str:
             f"numeric {check.numeric:.6g}")
 
 
+def place(check: TensorCheck | LayerCheck) -> str:
+    """`layer 2 (./layers.py:Swish)`, or `loss (./layers.py:softmax_loss)` for a custom loss's own row."""
+    return f"loss ({check.type})" if check.node == "loss" else f"layer {check.layer} ({check.type})"
+
+
+def suspect_place(result: SpecResult) -> str | None:
+    """`layer 2`, or `loss` when the suspect is a custom loss."""
+    if result.suspect_layer is None:
+        return None
+    is_loss = any(lc.node == "loss" and lc.layer == result.suspect_layer for lc in result.layer_checks)
+    return "loss" if is_loss else f"layer {result.suspect_layer}"
+
+
 def suspect_line(result: SpecResult) -> str | None:
-    """`layer 2 (./layers.py:Swish): backward wrong for input and beta; layers 0, 1, 3 correct`."""
+    """`layer 2 (./layers.py:Swish): backward wrong for input and beta; layers 0, 1, 3 correct`; a
+    custom loss comes first when wrong (the suspect), and last when right (`... and the loss correct`)."""
     if not result.layer_checks:
         return None
-    wrong = [lc for lc in result.layer_checks if lc.outcome != PASSED]
-    right = [str(lc.layer) for lc in result.layer_checks if lc.outcome == PASSED]
+    wrong = sorted((lc for lc in result.layer_checks if lc.outcome != PASSED), key=lambda lc: lc.node != "loss")
+    right = [str(lc.layer) for lc in result.layer_checks if lc.outcome == PASSED and lc.node != "loss"]
+    loss_right = any(lc.outcome == PASSED and lc.node == "loss" for lc in result.layer_checks)
     if not wrong:
         return ("every layer's backward is right on its own; the mismatch comes from how they are "
                 "combined (a layer that depends on state from another call?)")
@@ -42,9 +57,10 @@ def suspect_line(result: SpecResult) -> str | None:
     for lc in wrong:
         tensors = lc.wrong_tensors
         named = ", ".join(tensors[:-1]) + f" and {tensors[-1]}" if len(tensors) > 1 else tensors[0]
-        parts.append(f"layer {lc.layer} ({lc.type}): backward wrong for {named}")
-    if right:
-        parts.append(f"layer{'s' if len(right) > 1 else ''} {', '.join(right)} correct")
+        parts.append(f"{place(lc)}: backward wrong for {named}")
+    correct = [f"layer{'s' if len(right) > 1 else ''} {', '.join(right)}"] if right else []
+    if correct or loss_right:
+        parts.append(" and ".join(correct + ["the loss"] * loss_right) + " correct")
     return "; ".join(parts)
 
 
@@ -57,13 +73,13 @@ def failure_message(result: SpecResult) -> str:
     wrong = failing_tensors(result)
     if not wrong:  # failed without a failing tensor: strict mode, else it should not happen
         return strict_reason(result) or suspect_line(result) or "gradients do not match"
-    named = ", ".join(f"layer {c.layer} ({c.type}) {c.tensor}" for c in wrong)
+    named = ", ".join(f"{place(c)} {c.tensor}" for c in wrong)
     return f"{len(wrong)} tensor{'s' if len(wrong) != 1 else ''} off: {named}"
 
 
 def tensor_line(check: TensorCheck) -> str:
     """One failing tensor: where, how far off, and the worst element's two values."""
-    return (f"layer {check.layer} ({check.type}) {check.tensor}  shape {shape_text(check.shape)}  "
+    return (f"{place(check)} {check.tensor}  shape {shape_text(check.shape)}  "
             f"max abs err {check.max_abs_error:.2e}  max rel err {check.max_rel_error:.2e}  "
             f"{what_is_off(check)}")
 

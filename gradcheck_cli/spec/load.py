@@ -11,6 +11,7 @@ from . import stdin, yaml_marks
 from ..errors import SpecError, did_you_mean
 from .custom_keys import RESERVED, parse_reserved
 from .inputs import InputSpec, parse_input
+from .loss_keys import LossSpec, custom_loss_spec
 from .options import Option, check_value, describe
 from .targets import is_target, target_name
 from ..model.registry import LAYERS, LOSSES
@@ -51,13 +52,6 @@ class LayerSpec:
     @property
     def custom(self) -> bool:
         return self.target is not None or ":" in self.type
-
-
-@dataclass
-class LossSpec:
-    type: str
-    options: dict[str, Any]
-    line: int | None
 
 
 @dataclass
@@ -107,6 +101,9 @@ def load_spec(path: str, allow_custom: bool = True) -> Spec:
             if layer.custom:
                 raise marks.error(layer.path, f"custom layer {layer.type} refused: --no-custom is set "
                                               "(custom layers are Python code and would run)")
+        if spec.loss.custom:
+            raise marks.error(spec.loss.path, f"custom loss {spec.loss.type} refused: --no-custom is set "
+                                              "(custom losses are Python code and would run)")
     return spec
 
 
@@ -260,14 +257,23 @@ def _parse_loss(value: Any, marks) -> LossSpec:
     path = ("loss",)
     if isinstance(value, dict) and "type" not in value and len(value) != 1:
         raise marks.error(path, "expected a loss name, {type: NAME} or {NAME: {}}")
+    target = value.get("type") if isinstance(value, dict) else value
+    if is_target(target):  # the Python API's loss given as itself
+        options = {key: item for key, item in value.items() if key != "type"} if isinstance(value, dict) else {}
+        return custom_loss_spec(target_name(target), options, path, marks, target)
     type_name, options, options_path = _split_entry(value, path, marks)
+    if ":" in type_name:
+        return custom_loss_spec(type_name, options, options_path, marks)
     if type_name not in LOSSES:
         raise marks.error(path, f"unknown loss {type_name!r}{did_you_mean(type_name, LOSSES)}; "
-                                f"known losses: {', '.join(LOSSES)}")
+                                f"known losses: {', '.join(LOSSES)}, or a custom loss as module:name or "
+                                "path/to/file.py:name")
     known = LOSSES[type_name].options
     for key, option_value in options.items():
         if key not in known:
-            raise marks.error(options_path + (key,), f"unknown option for loss {type_name}; "
+            custom_only = f"{key} is for custom losses; {type_name} draws its own targets; " \
+                if key in ("targets", "args") else ""
+            raise marks.error(options_path + (key,), f"unknown option for loss {type_name}; {custom_only}"
                               + (f"expected one of: {', '.join(known)}" if known else f"{type_name} takes no options"),
                               key=True)
         _check(options_path + (key,), known[key], option_value, marks)

@@ -6,6 +6,7 @@ from .options import CHECKERS, Option
 from ..model.registry import LAYERS, LOSSES, Builtin
 from .custom_keys import MAX_PARAM_DIMS, METHOD_ROLES, PARAM_INITS, RESERVED
 from .load import MAX_DIMS, TOLERANCE, TOP_LEVEL
+from .loss_keys import CUSTOM_LOSS_KEYS
 
 CUSTOM_PATTERN = r"^[^:\s][^:]*:[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -103,6 +104,23 @@ def _custom_layer_schema() -> dict:
     }
 
 
+def _custom_loss_schema() -> dict:
+    """A custom loss entry: type, targets and args (spec/loss_keys.py), nothing else."""
+    targets, args = CUSTOM_LOSS_KEYS["targets"], CUSTOM_LOSS_KEYS["args"]
+    return {
+        "type": "object",
+        "properties": {"type": {"type": "string", "pattern": CUSTOM_PATTERN,
+                                "description": "a custom loss: a function loss(x, y) -> (loss, dx) or a class with "
+                                               "forward(y, targets) and backward(), as module:name or "
+                                               "path/to/file.py:name"},
+                       "targets": {**_option(targets)},
+                       "args": {**_RESERVED_KINDS["mapping"], "description": args.doc}},
+        "required": ["type"],
+        "additionalProperties": False,
+        "description": "a custom loss",
+    }
+
+
 def spec_schema() -> dict:
     custom = _custom_layer_schema()
     properties = {}
@@ -134,6 +152,7 @@ def spec_schema() -> dict:
             "layers": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/layer"}},
             "layer": {"anyOf": [*_names_schema(LAYERS), custom,
                                 {"type": "string", "pattern": CUSTOM_PATTERN}]},
-            "loss": {"anyOf": _names_schema(LOSSES)},
+            "loss": {"anyOf": [*_names_schema(LOSSES), _custom_loss_schema(),
+                               {"type": "string", "pattern": CUSTOM_PATTERN}]},
         },
     }
