@@ -221,8 +221,8 @@ def _failure_text(result) -> tuple[str, str]:
     off = sum(1 for c in result.checks if not c.passed)
     wrong_layers = [lc for lc in result.layer_checks if lc.outcome != PASSED]
     if wrong_layers:  # the short summary leads with where the bug is, not with its echoes upstream
-        suspects = "; ".join(f"layer {lc.layer} ({lc.type}) {', '.join(lc.wrong_tensors) or lc.outcome}"
-                             for lc in wrong_layers)
+        from .report.wording import alone_label
+        suspects = "; ".join(f"{alone_label(lc)} {', '.join(lc.wrong_tensors) or lc.outcome}" for lc in wrong_layers)
         message = f"{off} tensor{'s' if off != 1 else ''} off; suspect {suspects}"
     else:
         message = failure_message(result)

@@ -42,6 +42,7 @@ class Findings:
     checks: list[TensorCheck]
     layer_checks: list[LayerCheck] = field(default_factory=list)
     suspect_layer: int | None = None
+    suspect_node: str | None = None       # graph specs
     taylor_order: float | None = None
     notes: list[str] = field(default_factory=list)
     warnings: list[Warning] = field(default_factory=list)
@@ -78,6 +79,9 @@ def choose_mode(settings: Settings, trace: Trace, notes: list[str]) -> Mode:
 
 @keeps_caller_state
 def check_built(net: Network, settings: Settings) -> Findings:
+    if not isinstance(net, Network):  # a graph spec's GraphNetwork: its own check, node by node
+        from .graph_check import check_graph
+        return check_graph(net, settings)
     trace = backprop(net, net.x)
     twin = float64_twin(net)
     precision, notes = choose_precision(net, trace, twin is not None, settings.rtol, settings.atol, settings.step)

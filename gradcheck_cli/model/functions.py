@@ -103,23 +103,26 @@ def where(function) -> str:
     return f"{file}:{line}"
 
 
-def function_layer(pair: FunctionPair, declared: dict, fail, label: str = "0", options: dict | None = None):
+def function_layer(pair: FunctionPair, declared: dict, fail, label: str = "0", options: dict | None = None,
+                   inputs: int = 1):
     """A contract layer (forward, backward, params, grads, build) around `pair`; `declared`
     holds the entry's `params` and `args`; `label` is its place in the stack ("2", "2.0");
-    `options` the entry's other keys, which a function pair has no constructor to take."""
+    `options` the entry's other keys, which a function pair has no constructor to take.
+    `inputs`: how many of forward's first arguments are inputs (a graph node's `in`; x alone in a stack)."""
     unknown = [*(options or {}), *(key for key in declared if key not in ("params", "args"))]
     for key in unknown[:1]:
         raise fail(f"unknown key {key!r}{did_you_mean(str(key), ['params', 'args'])} for the function pair "
                    f"{pair.name}; it takes params (the arrays after x, by shape) and args (its other arguments)")
     params, args = declared.get("params") or {}, declared.get("args") or {}
-    order, positional = _plan_call(pair, params, args, fail)
+    order, positional = _plan_call(pair, params, args, fail, inputs)
     return FunctionLayer(pair, f"{label} ({pair.name})", int(label.split(".")[0]),
-                         {name: params[name] for name in order}, args, positional)
+                         {name: params[name] for name in order}, args, positional, inputs)
 
 
-def _plan_call(pair: FunctionPair, params: dict, args: dict, fail) -> tuple[list[str], list[str]]:
+def _plan_call(pair: FunctionPair, params: dict, args: dict, fail, inputs: int = 1) -> tuple[list[str], list[str]]:
     """(the arrays in the forward's order, the names given by position) for calling
-    forward(x, ...) with `params` and `args`; a spec error for what does not fit its signature."""
+    forward(x, ...) with `params` and `args` (forward(a, b, ...) with `inputs` inputs); a spec
+    error for what does not fit its signature."""
     forward = pair.forward
     shown = f"{getattr(forward, '__name__', 'forward')} ({where(forward)})"
     try:
@@ -128,9 +131,11 @@ def _plan_call(pair: FunctionPair, params: dict, args: dict, fail) -> tuple[list
         return list(params), []
     given_first = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD,
                    inspect.Parameter.VAR_POSITIONAL)
-    if not parameters or parameters[0].kind not in given_first:
-        raise fail(f"{shown} must take the layer's input x as its first argument")
-    x, rest = parameters[0], parameters[1:]
+    if len(parameters) < inputs or any(p.kind not in given_first for p in parameters[:inputs]):
+        raise fail(f"{shown} must take the layer's input x as its first argument" if inputs == 1 else
+                   f"{shown} must take the {inputs} inputs its node names in in: as its first {inputs} arguments")
+    firsts, rest = parameters[:inputs], parameters[inputs:]
+    x = firsts[0]
     named = [p for p in rest if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     takes = [p.name for p in named]
     any_keyword = any(p.kind == p.VAR_KEYWORD for p in rest)
@@ -139,8 +144,10 @@ def _plan_call(pair: FunctionPair, params: dict, args: dict, fail) -> tuple[list
             if name == x.name:
                 raise fail(f"{key}: {name!r} is the first argument of {shown}, the layer's input, which the stack "
                            "gives (the spec's input or the previous layer's output)")
+            if name in [p.name for p in firsts[1:]]:
+                raise fail(f"{key}: {name!r} is one of the {inputs} inputs of {shown}, which the node's in: gives")
             if name not in takes and not any_keyword:
-                listed = f"it takes {', '.join([x.name, *takes])}"
+                listed = f"it takes {', '.join([*(p.name for p in firsts), *takes])}"
                 raise fail(f"{key}: {shown} takes no argument {name!r}{_hint(name, takes)}; {listed}")
     for name in params:
         if name in args:
@@ -169,13 +176,16 @@ class FunctionLayer:
     fills `grads` from what the pair's backward returns. Slots: every array it holds is declared,
     nothing to discover among its attributes."""
 
-    __slots__ = ("pair", "name", "index", "params", "grads", "_draws", "_args", "_positional", "_cache")
+    __slots__ = ("pair", "name", "index", "params", "grads", "_draws", "_args", "_positional", "_cache", "_inputs",
+                 "_integer")
 
-    def __init__(self, pair: FunctionPair, name: str, index: int, draws: dict, args: dict, positional: list[str]):
+    def __init__(self, pair: FunctionPair, name: str, index: int, draws: dict, args: dict, positional: list[str],
+                 inputs: int = 1):
         self.pair, self.name, self.index = pair, name, index
         self.params: dict = {}
         self.grads: dict = {}
         self._draws, self._args, self._positional, self._cache = draws, args, positional, None
+        self._inputs, self._integer = inputs, [False] * inputs  # _integer: which inputs are ids, of the last call
 
     def _fail(self, message: str) -> LayerError:
         return LayerError(self.name, message, index=self.index)
@@ -194,11 +204,12 @@ class FunctionLayer:
             else:
                 self.params[name] = draw.get("scale", 1.0) * rng.standard_normal(draw["shape"])
 
-    def forward(self, x):
+    def forward(self, x, *more):  # more: the other inputs of a graph node that takes several
         values = copy.deepcopy(self._args)  # what forward writes into them stays with this call
         values.update((name, self.params[name]) for name in self._draws)
         leading = [values.pop(name) for name in self._positional]
-        result = self.pair.forward(x, *leading, **values)
+        self._integer = [getattr(a, "dtype", None) is not None and a.dtype.kind in "iub" for a in (x, *more)]
+        result = self.pair.forward(x, *more, *leading, **values)
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             got = f"{len(result)} values" if isinstance(result, (tuple, list)) else type(result).__name__
             raise self._fail(f"{_name(self.pair.forward)} returned {got}, expected a tuple (out, cache)")
@@ -206,6 +217,8 @@ class FunctionLayer:
         return out
 
     def backward(self, grad_out):
+        if self._inputs > 1 or isinstance(grad_out, tuple) or any(self._integer):
+            return self._backward_of_node(grad_out)
         result = self.pair.backward(grad_out, self._cache)
         names, backward = list(self._draws), _name(self.pair.backward)
         expected = "dx, then the gradients of " + ", ".join(names) + ", in the forward's order" if names else ""
@@ -222,10 +235,15 @@ class FunctionLayer:
                              f"{expected}")
         if len(result) != len(names) + 1:
             raise self._fail(f"{backward} returned {len(result)} values, expected {len(names) + 1}: {expected}")
+        self.grads = self._param_grads(names, result[1:], 2, len(result), backward)
+        return result[0]
+
+    def _param_grads(self, names: list[str], values, first: int, count: int, backward: str) -> dict:
+        """The parameters' gradients, value `first` of `count` on, checked against the parameters."""
         import numpy as np
         grads = {}
-        for position, (name, grad) in enumerate(zip(names, result[1:]), start=2):
-            value = f"value {position} of {len(result)}"
+        for position, (name, grad) in enumerate(zip(names, values), start=first):
+            value = f"value {position} of {count}"
             if grad is None:
                 raise self._fail(f"{backward} returned None as the gradient of {name} ({value})")
             grad = np.asarray(grad)
@@ -237,8 +255,39 @@ class FunctionLayer:
                 raise self._fail(f"{backward} returned the gradient of {name} ({value}) with shape {grad.shape}, "
                                  f"expected {shape}, the shape of {name}{hint}")
             grads[name] = grad
-        self.grads = grads
-        return result[0]
+        return grads
+
+    def _backward_of_node(self, grad_out):
+        """A graph node's: a gradient per input, then per parameter; several outputs' gradients as one tuple, or
+        as arguments before the cache for a backward of more than two (lstm_step_backward(dnext_h, dnext_c,
+        cache)). Integer inputs' gradients may be left out (word_embedding_backward returns dW alone)."""
+        spread = isinstance(grad_out, tuple) and _positional_count(self.pair.backward) > 2
+        result = self.pair.backward(*grad_out, self._cache) if spread else self.pair.backward(grad_out, self._cache)
+        names, backward, inputs = list(self._draws), _name(self.pair.backward), self._inputs
+        full, floats = inputs + len(names), [i for i, integer in enumerate(self._integer) if not integer]
+        expected = (f"one gradient per input ({inputs}), then one per array of params ({', '.join(names) or 'none'}), "
+                    "in the forward's order")
+        result = (result,) if full == 1 and not isinstance(result, (tuple, list)) else result
+        if not isinstance(result, (tuple, list)):
+            raise self._fail(f"{backward} returned {type(result).__name__}, expected a tuple of {full}: {expected}")
+        if len(result) == full:
+            given = list(result[:inputs])
+        elif len(result) == len(floats) + len(names) and len(floats) < inputs:  # ids' gradients left out
+            given = [dict(zip(floats, result)).get(i) for i in range(inputs)]
+        else:
+            raise self._fail(f"{backward} returned {len(result)} values, expected {full}: {expected}")
+        first = len(result) - len(names)
+        self.grads = self._param_grads(names, result[first:], first + 1, len(result), backward)
+        return given[0] if inputs == 1 else tuple(given)
+
+
+def _positional_count(function) -> int:
+    """How many arguments `function` takes by position (2 when it cannot be told; many, for *args)."""
+    try:
+        kinds = [p.kind for p in inspect.signature(function).parameters.values()]
+    except (TypeError, ValueError):
+        return 2
+    return 1 << 20 if inspect.Parameter.VAR_POSITIONAL in kinds else sum(k <= 1 for k in kinds)  # 0, 1: by position
 
 
 def _hint(name: str, known: list[str]) -> str:

@@ -186,6 +186,9 @@ def _rebind(layer, old: np.ndarray, new: np.ndarray) -> np.ndarray:
 
 def build_network(spec: Spec) -> Network:
     """Instantiate and build every layer, running the input through to learn each shape."""
+    if spec.graph is not None:  # the graph form (inputs: and graph:) is built by graph.py
+        from .graph import build_graph
+        return build_graph(spec)
     dtype = np.dtype(spec.dtype)
     input_seed, layer_seed, target_seed = np.random.SeedSequence(spec.seed).spawn(3)
     x = spec.input_spec.draw(np.random.default_rng(input_seed), dtype) if spec.x is None else spec.x
