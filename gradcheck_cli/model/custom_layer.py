@@ -21,15 +21,16 @@ from .functions import FunctionPair, function_layer
 
 
 
-def custom_layer(layer_spec: LayerSpec, spec_file: Path, label: str, fail, inputs: int = 1):
+def custom_layer(layer_spec: LayerSpec, spec_file: Path, label: str, fail, inputs: int | None = None):
     """The layer `layer_spec` names, ready for build; `fail(message)` makes the SpecError at its line.
-    `inputs`: how many arrays its forward takes (a graph node's `in`; one in a stack)."""
+    `inputs`: a graph node's, how many arrays its forward takes (None: a stack's layer, x alone)."""
     target = layer_spec.target
     if target is None:
         target = custom.load_target(layer_spec.type, spec_file, fail)
     if isinstance(target, FunctionPair):
         return function_layer(target, layer_spec.declared, fail, label, layer_spec.options, inputs)
     index, name, declared = int(label.split(".")[0]), f"{label} ({layer_spec.type})", layer_spec.declared
+    inputs = inputs or 1
     if "args" in declared:
         raise fail(f"args is for function pairs; {layer_spec.type} is a class: give its constructor's arguments as "
                    "keys of the entry (or in init)")

@@ -104,19 +104,23 @@ def where(function) -> str:
 
 
 def function_layer(pair: FunctionPair, declared: dict, fail, label: str = "0", options: dict | None = None,
-                   inputs: int = 1):
+                   inputs: int | None = None):
     """A contract layer (forward, backward, params, grads, build) around `pair`; `declared`
     holds the entry's `params` and `args`; `label` is its place in the stack ("2", "2.0");
     `options` the entry's other keys, which a function pair has no constructor to take.
-    `inputs`: how many of forward's first arguments are inputs (a graph node's `in`; x alone in a stack)."""
+    `inputs`: a graph node's, how many of forward's first arguments are inputs (None: a stack's layer, x alone)."""
     unknown = [*(options or {}), *(key for key in declared if key not in ("params", "args"))]
     for key in unknown[:1]:
         raise fail(f"unknown key {key!r}{did_you_mean(str(key), ['params', 'args'])} for the function pair "
                    f"{pair.name}; it takes params (the arrays after x, by shape) and args (its other arguments)")
     params, args = declared.get("params") or {}, declared.get("args") or {}
-    order, positional = _plan_call(pair, params, args, fail, inputs)
-    return FunctionLayer(pair, f"{label} ({pair.name})", int(label.split(".")[0]),
-                         {name: params[name] for name in order}, args, positional, inputs)
+    order, positional = _plan_call(pair, params, args, fail, inputs or 1)
+    if inputs is not None:  # a graph node: several inputs and outputs (graph_functions.py)
+        from .graph_functions import NodeFunctionLayer as made
+    else:
+        made = FunctionLayer
+    return made(pair, f"{label} ({pair.name})", int(label.split(".")[0]), {name: params[name] for name in order},
+                args, positional, inputs or 1)
 
 
 def _plan_call(pair: FunctionPair, params: dict, args: dict, fail, inputs: int = 1) -> tuple[list[str], list[str]]:
@@ -176,8 +180,7 @@ class FunctionLayer:
     fills `grads` from what the pair's backward returns. Slots: every array it holds is declared,
     nothing to discover among its attributes."""
 
-    __slots__ = ("pair", "name", "index", "params", "grads", "_draws", "_args", "_positional", "_cache", "_inputs",
-                 "_integer")
+    __slots__ = ("pair", "name", "index", "params", "grads", "_draws", "_args", "_positional", "_cache", "_inputs")
 
     def __init__(self, pair: FunctionPair, name: str, index: int, draws: dict, args: dict, positional: list[str],
                  inputs: int = 1):
@@ -185,7 +188,7 @@ class FunctionLayer:
         self.params: dict = {}
         self.grads: dict = {}
         self._draws, self._args, self._positional, self._cache = draws, args, positional, None
-        self._inputs, self._integer = inputs, [False] * inputs  # _integer: which inputs are ids, of the last call
+        self._inputs = inputs  # a graph node's (graph_functions.py); 1 in a stack
 
     def _fail(self, message: str) -> LayerError:
         return LayerError(self.name, message, index=self.index)
@@ -204,21 +207,21 @@ class FunctionLayer:
             else:
                 self.params[name] = draw.get("scale", 1.0) * rng.standard_normal(draw["shape"])
 
-    def forward(self, x, *more):  # more: the other inputs of a graph node that takes several
-        values = copy.deepcopy(self._args)  # what forward writes into them stays with this call
-        values.update((name, self.params[name]) for name in self._draws)
-        leading = [values.pop(name) for name in self._positional]
-        self._integer = [getattr(a, "dtype", None) is not None and a.dtype.kind in "iub" for a in (x, *more)]
-        result = self.pair.forward(x, *more, *leading, **values)
+    def forward(self, x):
+        result = self._call(x)
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             got = f"{len(result)} values" if isinstance(result, (tuple, list)) else type(result).__name__
             raise self._fail(f"{_name(self.pair.forward)} returned {got}, expected a tuple (out, cache)")
         out, self._cache = result
         return out
 
+    def _call(self, *inputs):
+        values = copy.deepcopy(self._args)  # what forward writes into them stays with this call
+        values.update((name, self.params[name]) for name in self._draws)
+        leading = [values.pop(name) for name in self._positional]
+        return self.pair.forward(*inputs, *leading, **values)
+
     def backward(self, grad_out):
-        if self._inputs > 1 or isinstance(grad_out, tuple) or any(self._integer):
-            return self._backward_of_node(grad_out)
         result = self.pair.backward(grad_out, self._cache)
         names, backward = list(self._draws), _name(self.pair.backward)
         expected = "dx, then the gradients of " + ", ".join(names) + ", in the forward's order" if names else ""
@@ -256,38 +259,6 @@ class FunctionLayer:
                                  f"expected {shape}, the shape of {name}{hint}")
             grads[name] = grad
         return grads
-
-    def _backward_of_node(self, grad_out):
-        """A graph node's: a gradient per input, then per parameter; several outputs' gradients as one tuple, or
-        as arguments before the cache for a backward of more than two (lstm_step_backward(dnext_h, dnext_c,
-        cache)). Integer inputs' gradients may be left out (word_embedding_backward returns dW alone)."""
-        spread = isinstance(grad_out, tuple) and _positional_count(self.pair.backward) > 2
-        result = self.pair.backward(*grad_out, self._cache) if spread else self.pair.backward(grad_out, self._cache)
-        names, backward, inputs = list(self._draws), _name(self.pair.backward), self._inputs
-        full, floats = inputs + len(names), [i for i, integer in enumerate(self._integer) if not integer]
-        expected = (f"one gradient per input ({inputs}), then one per array of params ({', '.join(names) or 'none'}), "
-                    "in the forward's order")
-        result = (result,) if full == 1 and not isinstance(result, (tuple, list)) else result
-        if not isinstance(result, (tuple, list)):
-            raise self._fail(f"{backward} returned {type(result).__name__}, expected a tuple of {full}: {expected}")
-        if len(result) == full:
-            given = list(result[:inputs])
-        elif len(result) == len(floats) + len(names) and len(floats) < inputs:  # ids' gradients left out
-            given = [dict(zip(floats, result)).get(i) for i in range(inputs)]
-        else:
-            raise self._fail(f"{backward} returned {len(result)} values, expected {full}: {expected}")
-        first = len(result) - len(names)
-        self.grads = self._param_grads(names, result[first:], first + 1, len(result), backward)
-        return given[0] if inputs == 1 else tuple(given)
-
-
-def _positional_count(function) -> int:
-    """How many arguments `function` takes by position (2 when it cannot be told; many, for *args)."""
-    try:
-        kinds = [p.kind for p in inspect.signature(function).parameters.values()]
-    except (TypeError, ValueError):
-        return 2
-    return 1 << 20 if inspect.Parameter.VAR_POSITIONAL in kinds else sum(k <= 1 for k in kinds)  # 0, 1: by position
 
 
 def _hint(name: str, known: list[str]) -> str:
