@@ -76,7 +76,8 @@ def test_junit_html_and_notebook_name_nodes(at_root, tmp_path):
     page = html.read_text(encoding="utf-8")
     assert "node att (./layers.py:Attention): backward wrong for Wk" in page
     table = check_spec(GRAPH / "attention_bug.yaml")._repr_html_()
-    assert "text-align:left\">node</th>" in table and "att.Wk (./layers.py:Attention): 12 of 16" in table  # the diagonal survives
+    assert "text-align:left\">node</th>" in table
+    assert "att.Wk (./layers.py:Attention): 12 of 16" in table  # a transpose leaves the diagonal right
 
 
 def test_the_pytest_plugin_collects_a_graph_spec(pytester):
