@@ -9,6 +9,7 @@ import shutil
 
 import numpy as np
 import pytest
+import yaml
 
 from conftest import ROOT, invoke_cli
 from gradcheck_cli import check_spec
@@ -309,3 +310,16 @@ def test_a_node_that_misbehaves_is_an_error_naming_it(write_file, write_spec, ru
     assert spec["error"] == "node p (./bad.py:Pair): backward returned ndarray, expected one gradient per input " \
                             "(2: a, b), in order"
     assert (spec["suspect_node"], spec["suspect_layer"]) == ("p", None)
+
+
+def test_the_suspect_is_the_first_node_to_fail_alone_in_topological_order(tmp_path):
+    """Both LSTM steps buggy, the second written first in the file: the data meets the first step first."""
+    shutil.copy(GRAPH / "layers.py", tmp_path / "layers.py")
+    spec = yaml.safe_load((GRAPH / "lstm.yaml").read_text(encoding="utf-8"))
+    first, second, *rest = spec["graph"]
+    first["type"] = second["type"] = "./layers.py:lstm_bug_step"
+    spec["graph"] = [second, first, *rest]
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
+    result = check_spec(tmp_path / "spec.yaml")
+    assert [lc.node for lc in result.layer_checks if lc.outcome == "failed"] == ["step", "step2"]
+    assert result.suspect_node == "step"
