@@ -20,9 +20,9 @@ from ..spec.yaml_marks import format_path
 from .custom_layer import custom_layer
 from .discovery import settle
 from .graph_nodes import Node, SettleView, is_float, pack
-from .network import _build_arguments, _cast_params, _rebind
+from .network import _build_arguments, _cast_params, _rebind, make_loss
 from .random_state import GlobalRandom, seeded_build
-from .registry import GATES, LAYERS, LOSSES
+from .registry import GATES, LAYERS
 
 
 @dataclass
@@ -112,16 +112,10 @@ def build_graph(spec: Spec) -> GraphNetwork:
     for node_spec in graph.nodes:
         nodes.append(_build_node(spec, node_spec, values, nodes, seeds[node_spec.index], dtype))
     y = _take(spec, values, nodes, graph.loss_in, graph.loss_in_path)
-    loss_spec = spec.loss
-    where = format_path(graph.loss_in_path)
     if not is_float(y):
-        raise SpecError(f"the loss takes {graph.loss_in}, an integer tensor; a loss takes floats", spec.path,
-                        spec.marks.line(graph.loss_in_path), where=where)
-    loss = LOSSES[loss_spec.type].load()(**loss_spec.options)
-    try:
-        loss.prepare(y.shape, np.random.default_rng(target_seed))
-    except ShapeError as exc:
-        raise SpecError(str(exc), spec.path, loss_spec.line, where="loss") from None
+        raise _fail_at(spec, graph.loss_in_path)(f"the loss takes {graph.loss_in}, an integer tensor; a loss takes "
+                                                 "floats")
+    loss = make_loss(spec, y.shape, target_seed)
     return GraphNetwork(spec, graph, nodes, inputs, loss, dtype, _unused(graph, nodes))
 
 

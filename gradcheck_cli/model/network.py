@@ -194,13 +194,18 @@ def build_network(spec: Spec) -> Network:
     x = spec.input_spec.draw(np.random.default_rng(input_seed), dtype) if spec.x is None else spec.x
     x = np.array(x, dtype=dtype)  # a copy: an array the Python API was given is never touched
     stack, y = _build_stack(spec.layers, x, layer_seed, "", spec, dtype)
+    return Network(spec, stack, make_loss(spec, y.shape, target_seed), x, dtype)
+
+
+def make_loss(spec: Spec, shape: tuple, seed) -> Any:
+    """The spec's loss, its targets drawn for an output of `shape` (a stack's and a graph's)."""
     loss_spec = spec.loss
     loss = LOSSES[loss_spec.type].load()(**loss_spec.options)
     try:
-        loss.prepare(y.shape, np.random.default_rng(target_seed))
+        loss.prepare(shape, np.random.default_rng(seed))
     except ShapeError as exc:
         raise SpecError(str(exc), spec.path, loss_spec.line, where="loss") from None
-    return Network(spec, stack, loss, x, dtype)
+    return loss
 
 
 def _build_stack(layer_specs: list[LayerSpec], x, seed: np.random.SeedSequence, prefix: str,
