@@ -29,13 +29,23 @@ def check_layer(layer: Any, x: np.ndarray | None = None, *, input_shape: tuple[i
                 strict: bool = False, seeds: int = defaults.SEEDS) -> SpecResult:
     """Check the gradients of `layer` (an object, a class, a built-in name like "tanh", a spec entry like
     {"type": "linear", "out": 3}) or of a list of them (a stack, first layer first) on input `x`, or on
-    an input of `input_shape` drawn from `seed`. `loss`: a built-in name, or a custom loss (a function
-    `loss(x, y) -> (loss, dx)`, a class or an object with forward(y, targets) and backward(), or a mapping
-    {"type": ..., "targets": ..., "args": ...}). An invalid argument raises SpecError (a ValueError)."""
+    an input of `input_shape` drawn from `seed`. Several inputs as a tuple, x=(q, k, v) or
+    input_shape=((4, 8), (4, 8), (4, 8)), for a layer whose forward takes several: a graph spec, named by
+    node. `loss`: a built-in name, or a custom loss (a function `loss(x, y) -> (loss, dx)`, a class or an
+    object with forward(y, targets) and backward(), or a mapping {"type": ..., "targets": ..., "args": ...}).
+    An invalid argument raises SpecError (a ValueError)."""
+    from .api_graph import graph_mapping, several_inputs
+
     single = not isinstance(layer, list)
-    data = _spec("check_layer", x, input_shape, [layer] if single else layer, loss, seed, dtype, rtol, atol)
+    layers = [layer] if single else layer
+    options = _options("check_layer", mode, samples, directions, strict, seeds)
+    if several_inputs(x, input_shape):
+        data = _spec("check_layer", x, input_shape, layers, loss, seed, dtype, rtol, atol, several=True)
+        graph, arrays, renames = graph_mapping(layers, x, input_shape, len(x if x is not None else input_shape))
+        return _run("check_layer", {**data, **graph}, arrays or None, {**renames, **ARGUMENT_NAMES}, options)
+    data = _spec("check_layer", x, input_shape, layers, loss, seed, dtype, rtol, atol)
     renames = {"layers[0]" if single else "layers": "layer", **ARGUMENT_NAMES}
-    return _run("check_layer", data, x, renames, _options("check_layer", mode, samples, directions, strict, seeds))
+    return _run("check_layer", data, x, renames, options)
 
 
 def check_function(forward: Callable, backward: Callable, x: np.ndarray | None = None, *,
@@ -98,8 +108,9 @@ def assert_gradients(layer: Any, x: np.ndarray | None = None, *, input_shape: tu
     return result
 
 
-def _spec(where: str, x, input_shape, layers: list, loss, seed, dtype, rtol, atol) -> dict:
-    """The spec the arguments describe, as the mapping a YAML file would hold."""
+def _spec(where: str, x, input_shape, layers: list, loss, seed, dtype, rtol, atol, several: bool = False) -> dict:
+    """The spec the arguments describe, as the mapping a YAML file would hold (`several`: without its input and
+    layers, which api_graph makes a graph of)."""
     import numpy as np
 
     if (x is None) == (input_shape is None):
@@ -113,6 +124,9 @@ def _spec(where: str, x, input_shape, layers: list, loss, seed, dtype, rtol, ato
     data: dict[str, Any] = {"seed": seed, "dtype": dtype, "layers": layers, "loss": loss}
     if rtol is not None or atol is not None:
         data["tolerance"] = {key: value for key, value in (("rtol", rtol), ("atol", atol)) if value is not None}
+    if several:
+        del data["layers"]
+        return data
     if x is not None:
         data["input"] = list(np.shape(x))
     else:
@@ -144,7 +158,9 @@ def _run(where: str, data: dict, x, renames: dict, options, base: Path | None = 
     from .spec.yaml_marks import Marks
 
     try:
-        if x is not None:
+        if isinstance(x, dict):  # a graph's inputs, by name
+            x = {name: api_spec.input_array(value, where) for name, value in x.items()}
+        elif x is not None:
             x = api_spec.input_array(x, where)
         plain, arrays = api_spec.plain_spec(data)
         spec = parse_spec(plain, Marks(where), where, (base or Path.cwd()) / where)

@@ -51,7 +51,7 @@ def plain_spec(data: dict) -> tuple[dict, list[dict]]:
     """The mapping in YAML's spelling, and for every custom layer in order, the arrays its `params`
     gave as themselves (each replaced by its shape for the parser)."""
     arrays: list[dict] = []
-    spec = {key: _entries(value, arrays) if key == "layers" else plain(value) for key, value in data.items()}
+    spec = {key: _entries(value, arrays) if key in ("layers", "graph") else plain(value) for key, value in data.items()}
     return spec, arrays
 
 

@@ -184,8 +184,7 @@ def validate(
     from .spec.stdin import shown_path
 
     console = _console()
-    found = discover(paths)
-    invalid = errored = 0
+    found, invalid, errored = discover(paths), 0, 0
     for path in found:
         if not isinstance(path, str):
             invalid += 1
@@ -195,7 +194,7 @@ def validate(
             spec = load_spec(path, allow_custom=not no_custom)
             guard_size(spec, max_elements)  # as in `run`: no building of what would not fit
             with np.errstate(all="ignore"):  # as in `run`: what overflows is the check's business
-                build_network(spec)
+                built = build_network(spec)
         except SpecError as exc:
             invalid += 1
             console.print(str(exc), style="red", markup=False)
@@ -204,6 +203,8 @@ def validate(
             console.print(f"{shown_path(path)}: error: {exc}", style="red", markup=False)
         else:
             console.print(f"{shown_path(path)}: valid", style="green", markup=False)
+            for warning in getattr(built, "warnings", []):  # a graph's input or output nothing takes
+                console.print(f"  warning: {warning.message}", style="yellow", markup=False)
     total = len(found)
     console.print(f"{total - invalid - errored} of {total} spec{'s' if total != 1 else ''} valid")
     raise typer.Exit(2 if invalid else 1 if errored else 0)
@@ -220,16 +221,16 @@ def schema() -> None:
 
 @app.command()
 def layers() -> None:
-    """List the built-in layers and losses with their options."""
+    """List the built-in layers, gates (graph specs) and losses with their options."""
     from .report import console as report_console
-    from .model.registry import LAYERS, LOSSES
-    _console().print(report_console.layers_table(LAYERS, LOSSES))
+    from .model.registry import GATES, LAYERS, LOSSES
+    _console().print(report_console.layers_table(LAYERS, LOSSES, GATES))
 
 
 @app.command()
 def jacobian(
     spec: str = typer.Argument(..., help="A spec file."),
-    layer: int = typer.Option(..., "--layer", "-l", help="Index of the top-level layer."),
+    layer: str = typer.Option(..., "--layer", "-l", help="Index of the top-level layer (a graph spec: a node's name)."),
     row: int = typer.Option(0, "--row", help="Which data row's Jacobian to show."),
     no_custom: bool = typer.Option(False, "--no-custom", help="Refuse custom layers and losses."),
     max_elements: int = typer.Option(defaults.MAX_ELEMENTS, "--max-elements", min=1,
@@ -237,7 +238,7 @@ def jacobian(
 ) -> None:
     """Print one layer's analytic and numeric Jacobians side by side, differences in red
     (the finite differences, tolerances and match rule of `run`)."""
-    from .report import console as report_console
+    from .report.jacobian import print_jacobian
     from .errors import LayerError, SpecError
     from .check.jacobian import layer_jacobians
     from .run.batch import guard_size
@@ -251,19 +252,8 @@ def jacobian(
         _fail(str(exc))
     except LayerError as exc:
         _fail(f"{spec}: {exc}", 1)
-    console = _console()
-    console.print(f"layer {jac.layer} ({jac.type}), row {jac.row}: J[j, i] = dy_j/dx_i, "
-                  f"{jac.analytic.shape[0]} outputs × {jac.analytic.shape[1]} inputs", markup=False)
-    console.print(report_console.jacobian_view(jac))
-    kinks = int(jac.kink.sum())
-    if kinks:
-        console.print(f"{kinks} of {jac.kink.size} entries at a kink: the analytic value lies between the "
-                      "one-sided derivatives (a valid subgradient)", style="yellow")
-    differ = int(jac.differ.sum())
-    if differ:
-        console.print(f"{differ} of {jac.differ.size} entries differ", style="bold red")
+    if not print_jacobian(_console(), jac):
         raise typer.Exit(1)
-    console.print("the Jacobians agree", style="green")
 
 
 @app.command()

@@ -50,6 +50,14 @@ class LossError(LayerError):
         self.message = message
 
 
+class NodeError(LayerError):
+    """A node of a graph spec misbehaved: `node h (./layers.py:Attend): backward raised ...`."""
+
+    def __init__(self, node: str, type_: str, message: str):
+        Exception.__init__(self, f"node {node} ({type_}): {message}")
+        self.layer, self.index, self.message, self.node = f"{node} ({type_})", None, message, node
+
+
 class UsageError(Exception):
     """The command line asks for something that cannot be done (a report over a user's file):
     one line, exit code 2, before anything runs."""

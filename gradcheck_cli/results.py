@@ -11,7 +11,7 @@ PASSED, FAILED, ERROR = "passed", "failed", "error"
 class TensorCheck:
     """One tensor's analytic gradient against its numeric one."""
 
-    layer: int                 # top-level layer index
+    layer: int | None          # top-level layer index; None in a graph spec (see node)
     type: str                  # that layer's type as written in the spec
     tensor: str                # "input" (dL/d of the layer's input), or a parameter name
     shape: tuple[int, ...]
@@ -44,11 +44,11 @@ class TensorCheck:
 class LayerCheck:
     """A layer checked alone: backward(G) against the central difference of <G, f(x)>."""
 
-    layer: int
+    layer: int | None          # None in a graph spec, whose nodes have names
     type: str
     outcome: str
     checks: list[TensorCheck]
-    node: str | None = None    # "loss" for a custom loss's own check (its layer is one past the last)
+    node: str | None = None    # graph specs: the node checked alone; "loss" for a custom loss's own check
 
     @property
     def wrong_tensors(self) -> list[str]:
@@ -62,8 +62,9 @@ class Warning:
     `--strict` makes any warning fail the spec."""
 
     layer: int | None
-    kind: str          # a short fixed word: grad_out_modified, output_reused, dtype, global_random, ...
+    kind: str          # a short fixed word: grad_out_modified, output_reused, dtype, global_random, unused, ...
     message: str
+    node: str | None = None   # graph specs: the node (or input) it is about
 
 
 @dataclass
@@ -75,6 +76,8 @@ class SpecResult:
     checks: list[TensorCheck] = field(default_factory=list)
     layer_checks: list[LayerCheck] = field(default_factory=list)
     suspect_layer: int | None = None
+    suspect_node: str | None = None            # graph specs: the first node whose backward is wrong alone
+    graph: bool = False                        # a graph spec: checks are named by node, not by layer index
     dtype: str = "float64"
     rtol: float | None = None
     atol: float | None = None

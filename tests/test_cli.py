@@ -107,12 +107,12 @@ def _layer_types(entries):
 def test_example_specs_cover_every_builtin_and_loss_and_float32():
     import yaml
 
-    from gradcheck_cli.model.registry import LAYERS, LOSSES
+    from gradcheck_cli.model.registry import GATES, LAYERS, LOSSES
 
     specs = [yaml.safe_load(p.read_text()) for p in (ROOT / "specs").rglob("*.yaml")
              if "broken" not in p.parts]
-    types = {t for s in specs for t in _layer_types(s["layers"])}
-    assert set(LAYERS) <= types, set(LAYERS) - types
+    types = {t for s in specs for t in _layer_types(s.get("layers", []) + s.get("graph", []))}
+    assert set(LAYERS) | set(GATES) <= types, (set(LAYERS) | set(GATES)) - types
     losses = {s.get("loss", "mse") if isinstance(s.get("loss", "mse"), str) else s["loss"]["type"] for s in specs}
     assert set(LOSSES) <= losses, set(LOSSES) - losses
     assert any(s.get("dtype") == "float32" for s in specs)
@@ -174,7 +174,7 @@ def test_json_report_contract(at_root, tmp_path, invoke):
     result = invoke("run", "specs/mlp.yaml", "specs/broken/bias_mean.yaml", str(bad), "--json", str(target))
     assert result.exit_code == 2  # an invalid spec wins over a failed one
     report = json.loads(target.read_text())
-    assert report["version"] == 1
+    assert report["version"] == 2
     assert report["passed"] is False
     summary_ = report["summary"]
     assert (summary_["specs"], summary_["passed"], summary_["failed"], summary_["errors"]) == (3, 1, 1, 1)
@@ -207,7 +207,7 @@ def test_json_on_stdout_is_pure_json(at_root, invoke):
     result = invoke("run", "specs/mlp.yaml", "specs/broken/no_transpose.yaml", "--json", "-")
     assert result.exit_code == 1
     report = json.loads(result.stdout)  # nothing but the report on standard output
-    assert report["version"] == 1
+    assert report["version"] == 2
     assert [s["outcome"] for s in report["specs"]] == ["passed", "failed"]
     # the human report moved to standard error
     assert "specs/mlp.yaml" in result.stderr

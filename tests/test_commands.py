@@ -151,18 +151,18 @@ def _table_rows(output: str) -> list[list[str]]:
 def test_layers_matches_the_registry():
     """`gradcheck layers` shows every built-in of the registry, and nothing else: its kind, its
     options (with their defaults) and its summary, in the registry's order."""
-    from gradcheck_cli.model.registry import LAYERS, LOSSES
+    from gradcheck_cli.model.registry import GATES, LAYERS, LOSSES
 
     result = invoke_cli("layers", env={"COLUMNS": "400"})
     assert result.exit_code == 0, result.output
     shown = [[" ".join(cell.split()) for cell in row] for row in _table_rows(result.output)]
     expected = []
-    for kind, table in (("layer", LAYERS), ("loss", LOSSES)):
+    for kind, table in (("layer", LAYERS), ("gate", GATES), ("loss", LOSSES)):
         for name, builtin in table.items():
             options = ", ".join(key if option.required else f"{key}={option.default}"
                                 for key, option in builtin.options.items())
             expected.append([name, kind, options or "—", " ".join(builtin.summary.split())])
-    assert len(expected) >= 16
+    assert len(expected) >= 21
     assert shown == expected
 
 

@@ -94,7 +94,7 @@ def test_a_hazard_is_a_warning_and_the_spec_still_passes(folder, layer):
     assert result.exit_code == 0, result.output
     (spec,) = report["specs"]
     assert spec["outcome"] == "passed"
-    assert spec["warnings"] == [{"layer": 1, "kind": kind, "message": message}]
+    assert spec["warnings"] == [{"layer": 1, "node": None, "kind": kind, "message": message}]
     # every gradient compared, and right: the warning is not instead of a check
     assert [(c["layer"], c["tensor"], c["outcome"]) for c in spec["checks"]] == \
         [(0, "input", "passed"), (0, "W", "passed"), (0, "b", "passed"), (1, "input", "passed"),
@@ -128,7 +128,7 @@ def test_strict_makes_any_warning_fail_the_spec(folder, layer):
     (spec,) = report["specs"]
     assert spec["outcome"] == "failed"
     assert all(c["outcome"] == "passed" for c in spec["checks"])
-    assert spec["warnings"] == [{"layer": 1, "kind": kind, "message": message}]
+    assert spec["warnings"] == [{"layer": 1, "node": None, "kind": kind, "message": message}]
     why = f"every gradient matches, but strict mode fails a spec with any warning: 1 warning ({kind})"
     assert f"→ {why}" in lines(result.output)
     quiet = invoke_cli("run", stack_spec(layer), "--strict", "-q")

@@ -253,7 +253,7 @@ MISTAKES = ["unknown_key", "unknown_layer", "unknown_option", "no_layers", "miss
 
 def _plant(draw, doc, places, k, linears, mistake):
     if mistake == "unknown_key":
-        key = draw(st.sampled_from(["lyaers", "inputs", "mode", "rtol", "junk"]))
+        key = draw(st.sampled_from(["lyaers", "inptu", "mode", "rtol", "junk"]))
         doc[key] = 1
         return doc, (key,), True, "unknown key for a spec"
     if mistake == "unknown_layer":

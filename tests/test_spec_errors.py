@@ -50,14 +50,14 @@ CASES = [
           - {type: linear, out: 2}
           - tanhh
         """, "spec.yaml:4: layers[1]: unknown layer 'tanhh' (did you mean 'tanh'?); known layers: linear, "
-             "sigmoid, tanh, relu, leaky_relu, elu, softplus, gelu, silu, softmax, log_softmax, residual, "
+             "sigmoid, tanh, relu, leaky_relu, elu, softplus, gelu, silu, softmax, log_softmax, flatten, residual, "
              "or a custom layer as module:Class or path/to/file.py:Class"),
     ("unknown_layer_one_key_form", """
         input: [4, 3]
         layers:
           - lineer: {out: 2}
         """, "spec.yaml:3: layers[0]: unknown layer 'lineer' (did you mean 'linear'?); known layers: linear, "
-             "sigmoid, tanh, relu, leaky_relu, elu, softplus, gelu, silu, softmax, log_softmax, residual, "
+             "sigmoid, tanh, relu, leaky_relu, elu, softplus, gelu, silu, softmax, log_softmax, flatten, residual, "
              "or a custom layer as module:Class or path/to/file.py:Class"),
     ("unknown_loss", """
         input: [4, 3]
@@ -103,7 +103,7 @@ CASES = [
         input: [4, 3]
         layers: [tanh]
         """, "spec.yaml:1: seeed: unknown key for a spec (did you mean 'seed'?); expected one of: name, seed, "
-             "dtype, input, layers, loss, tolerance, step"),
+             "dtype, input, layers, loss, tolerance, step, inputs, graph"),
     ("unknown_option_of_builtin", """
         input: [4, 3]
         layers:

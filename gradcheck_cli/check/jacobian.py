@@ -27,7 +27,7 @@ MAX_ENTRIES = 2_500
 
 @dataclass
 class Jacobians:
-    layer: int
+    layer: int | str          # a graph spec: the node's name
     type: str
     row: int
     analytic: np.ndarray      # (outputs, inputs) of the row
@@ -35,13 +35,26 @@ class Jacobians:
     differ: np.ndarray        # bool: a mismatch by run's rule
     kink: np.ndarray          # bool: a kink within h, the analytic value a valid subgradient
 
+    @property
+    def place(self) -> str:
+        return f"node {self.layer}" if isinstance(self.layer, str) else f"layer {self.layer}"
 
-def layer_jacobians(spec: Spec, layer: int, row: int = 0) -> Jacobians:
+
+def layer_jacobians(spec: Spec, layer: int | str, row: int = 0) -> Jacobians:
     """Layer `layer`'s Jacobians for data row `row` of a loaded spec (the caller applies run's
-    guards first: load_spec's allow_custom, run.batch.guard_size)."""
+    guards first: load_spec's allow_custom, run.batch.guard_size); in a graph spec, `layer` names
+    a node (graph_jacobian.py)."""
     with np.errstate(all="ignore"):  # as in `run`: overflow etc. show up as NaN/Inf, which are checked
         net = build_network(spec)
+        if spec.graph is not None:
+            from .graph_jacobian import node_jacobians
+            return node_jacobians(spec, net, str(layer), row)
         entries = net.stack.entries
+        if isinstance(layer, str):
+            if not layer.lstrip("-").isdigit():
+                raise SpecError(f"--layer {layer}: expected a layer index, 0 to {len(entries) - 1} (a node's name "
+                                "is for graph specs)", spec.path)
+            layer = int(layer)
         if not 0 <= layer < len(entries):
             raise SpecError(f"--layer {layer}: the spec has layers 0 to {len(entries) - 1}", spec.path)
         if entries[layer].integer_input:

@@ -43,6 +43,7 @@ class Findings:
     checks: list[TensorCheck]
     layer_checks: list[LayerCheck] = field(default_factory=list)
     suspect_layer: int | None = None
+    suspect_node: str | None = None       # graph specs
     taylor_order: float | None = None
     notes: list[str] = field(default_factory=list)
     warnings: list[Warning] = field(default_factory=list)
@@ -68,8 +69,9 @@ def float64_twin(net: Network) -> Trace | None:
 def choose_mode(settings: Settings, trace: Trace, notes: list[str]) -> Mode:
     if settings.mode is not None:
         return Mode(settings.mode, settings.samples, settings.directions)
-    scalars = sum(x.size for x, g in zip(trace.inputs, trace.input_grads) if g is not None) \
-        + sum(g.size for grads in trace.param_grads for g in grads.values())
+    grads = getattr(trace, "input_grads", None)  # a stack's; a graph's trace counts every value it checks
+    checked = trace.inputs if grads is None else [x for x, g in zip(trace.inputs, grads) if g is not None]
+    scalars = sum(x.size for x in checked) + sum(g.size for grads in trace.param_grads for g in grads.values())
     if scalars <= defaults.FULL_MODE_LIMIT:
         return Mode("full")
     notes.append(f"{scalars:,} scalars, above the {defaults.FULL_MODE_LIMIT:,} checked one by one by default: "
@@ -80,6 +82,9 @@ def choose_mode(settings: Settings, trace: Trace, notes: list[str]) -> Mode:
 
 @keeps_caller_state
 def check_built(net: Network, settings: Settings) -> Findings:
+    if not isinstance(net, Network):  # a graph spec's GraphNetwork: its own check, node by node
+        from .graph_check import check_graph
+        return check_graph(net, settings)
     trace = backprop(net, net.x)
     twin = float64_twin(net)
     precision, notes = choose_precision(net, trace, twin is not None, settings.rtol, settings.atol, settings.step)

@@ -35,7 +35,11 @@ def taylor_order(net: Network, trace: Trace, seed: int) -> float | None:
     finally:
         for (tensor, _), original in zip(tensors, originals):
             tensor[...] = original
-    eps = float(np.finfo(trace.output.dtype if ids else x.dtype).eps)
+    return fitted_order(remainders, loss_here, float(np.finfo(trace.output.dtype if ids else x.dtype).eps))
+
+
+def fitted_order(remainders: list[float], loss_here: float, eps: float) -> float | None:
+    """The slope of log r against log t over TAYLOR_STEPS, from the points above the rounding floor."""
     floor = 1e3 * eps * max(1.0, abs(loss_here))
     keep = [(t, r) for t, r in zip(TAYLOR_STEPS, remainders) if r > floor and np.isfinite(r)]
     if len(keep) < 3:

@@ -21,14 +21,16 @@ from .functions import FunctionPair, function_layer
 
 
 
-def custom_layer(layer_spec: LayerSpec, spec_file: Path, label: str, fail):
-    """The layer `layer_spec` names, ready for build; `fail(message)` makes the SpecError at its line."""
+def custom_layer(layer_spec: LayerSpec, spec_file: Path, label: str, fail, inputs: int | None = None):
+    """The layer `layer_spec` names, ready for build; `fail(message)` makes the SpecError at its line.
+    `inputs`: a graph node's, how many arrays its forward takes (None: a stack's layer, x alone)."""
     target = layer_spec.target
     if target is None:
         target = custom.load_target(layer_spec.type, spec_file, fail)
     if isinstance(target, FunctionPair):
-        return function_layer(target, layer_spec.declared, fail, label, layer_spec.options)
+        return function_layer(target, layer_spec.declared, fail, label, layer_spec.options, inputs)
     index, name, declared = int(label.split(".")[0]), f"{label} ({layer_spec.type})", layer_spec.declared
+    inputs = inputs or 1
     if "args" in declared:
         raise fail(f"args is for function pairs; {layer_spec.type} is a class: give its constructor's arguments as "
                    "keys of the entry (or in init)")
@@ -36,7 +38,7 @@ def custom_layer(layer_spec: LayerSpec, spec_file: Path, label: str, fail):
         if "init" in declared or "params" in declared:
             raise fail(f"{'init' if 'init' in declared else 'params'}: {layer_spec.type} is already built (an "
                        "object, not a class); init and params are for a constructor")
-        return objects.adapt(target, declared, name, index, layer_spec.type, fail)  # an object the API was given
+        return objects.adapt(target, declared, name, index, layer_spec.type, fail, inputs=inputs)  # the API's object
     options = _constructor_options(layer_spec, fail)
     shapes = declared.get("params", {})
     custom.check_options(target, layer_spec.type, {**options, **dict.fromkeys(shapes)}, fail)
@@ -49,8 +51,8 @@ def custom_layer(layer_spec: LayerSpec, spec_file: Path, label: str, fail):
             raise LayerError(name, raised("constructor", exc), index=index) from None
 
     if shapes:  # arrays for the constructor, drawn from the layer's seed: made at build
-        return objects.adapt(target, declared, name, index, layer_spec.type, fail, make=make)
-    return objects.adapt(make(), declared, name, index, layer_spec.type, fail)
+        return objects.adapt(target, declared, name, index, layer_spec.type, fail, make=make, inputs=inputs)
+    return objects.adapt(make(), declared, name, index, layer_spec.type, fail, inputs=inputs)
 
 
 def _is_constructor(target) -> bool:

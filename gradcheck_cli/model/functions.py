@@ -104,23 +104,30 @@ def where(function) -> str:
     return f"{file}:{line}"
 
 
-def function_layer(pair: FunctionPair, declared: dict, fail, label: str = "0", options: dict | None = None):
+def function_layer(pair: FunctionPair, declared: dict, fail, label: str = "0", options: dict | None = None,
+                   inputs: int | None = None):
     """A contract layer (forward, backward, params, grads, build) around `pair`; `declared`
     holds the entry's `params` and `args`; `label` is its place in the stack ("2", "2.0");
-    `options` the entry's other keys, which a function pair has no constructor to take."""
+    `options` the entry's other keys, which a function pair has no constructor to take.
+    `inputs`: a graph node's, how many of forward's first arguments are inputs (None: a stack's layer, x alone)."""
     unknown = [*(options or {}), *(key for key in declared if key not in ("params", "args"))]
     for key in unknown[:1]:
         raise fail(f"unknown key {key!r}{did_you_mean(str(key), ['params', 'args'])} for the function pair "
                    f"{pair.name}; it takes params (the arrays after x, by shape) and args (its other arguments)")
     params, args = declared.get("params") or {}, declared.get("args") or {}
-    order, positional = _plan_call(pair, params, args, fail)
-    return FunctionLayer(pair, f"{label} ({pair.name})", int(label.split(".")[0]),
-                         {name: params[name] for name in order}, args, positional)
+    order, positional = _plan_call(pair, params, args, fail, inputs or 1)
+    if inputs is not None:  # a graph node: several inputs and outputs (graph_functions.py)
+        from .graph_functions import NodeFunctionLayer as made
+    else:
+        made = FunctionLayer
+    return made(pair, f"{label} ({pair.name})", int(label.split(".")[0]), {name: params[name] for name in order},
+                args, positional, inputs or 1)
 
 
-def _plan_call(pair: FunctionPair, params: dict, args: dict, fail) -> tuple[list[str], list[str]]:
+def _plan_call(pair: FunctionPair, params: dict, args: dict, fail, inputs: int = 1) -> tuple[list[str], list[str]]:
     """(the arrays in the forward's order, the names given by position) for calling
-    forward(x, ...) with `params` and `args`; a spec error for what does not fit its signature."""
+    forward(x, ...) with `params` and `args` (forward(a, b, ...) with `inputs` inputs); a spec
+    error for what does not fit its signature."""
     forward = pair.forward
     shown = f"{getattr(forward, '__name__', 'forward')} ({where(forward)})"
     try:
@@ -129,9 +136,11 @@ def _plan_call(pair: FunctionPair, params: dict, args: dict, fail) -> tuple[list
         return list(params), []
     given_first = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD,
                    inspect.Parameter.VAR_POSITIONAL)
-    if not parameters or parameters[0].kind not in given_first:
-        raise fail(f"{shown} must take the layer's input x as its first argument")
-    x, rest = parameters[0], parameters[1:]
+    if len(parameters) < inputs or any(p.kind not in given_first for p in parameters[:inputs]):
+        raise fail(f"{shown} must take the layer's input x as its first argument" if inputs == 1 else
+                   f"{shown} must take the {inputs} inputs its node names in in: as its first {inputs} arguments")
+    firsts, rest = parameters[:inputs], parameters[inputs:]
+    x = firsts[0]
     named = [p for p in rest if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     takes = [p.name for p in named]
     any_keyword = any(p.kind == p.VAR_KEYWORD for p in rest)
@@ -140,8 +149,10 @@ def _plan_call(pair: FunctionPair, params: dict, args: dict, fail) -> tuple[list
             if name == x.name:
                 raise fail(f"{key}: {name!r} is the first argument of {shown}, the layer's input, which the stack "
                            "gives (the spec's input or the previous layer's output)")
+            if name in [p.name for p in firsts[1:]]:
+                raise fail(f"{key}: {name!r} is one of the {inputs} inputs of {shown}, which the node's in: gives")
             if name not in takes and not any_keyword:
-                listed = f"it takes {', '.join([x.name, *takes])}"
+                listed = f"it takes {', '.join([*(p.name for p in firsts), *takes])}"
                 raise fail(f"{key}: {shown} takes no argument {name!r}{_hint(name, takes)}; {listed}")
     for name in params:
         if name in args:
@@ -170,14 +181,17 @@ class FunctionLayer:
     fills `grads` from what the pair's backward returns. Slots: every array it holds is declared,
     nothing to discover among its attributes."""
 
-    __slots__ = ("pair", "name", "index", "params", "grads", "_draws", "_args", "_positional", "_cache", "_ids")
+    __slots__ = ("pair", "name", "index", "params", "grads", "_draws", "_args", "_positional", "_cache", "_ids",
+                 "_inputs")
 
-    def __init__(self, pair: FunctionPair, name: str, index: int, draws: dict, args: dict, positional: list[str]):
+    def __init__(self, pair: FunctionPair, name: str, index: int, draws: dict, args: dict, positional: list[str],
+                 inputs: int = 1):
         self.pair, self.name, self.index = pair, name, index
         self.params: dict = {}
         self.grads: dict = {}
         self._draws, self._args, self._positional, self._cache = draws, args, positional, None
         self._ids = False   # x is integer ids: backward may return the parameters' gradients alone
+        self._inputs = inputs  # a graph node's (graph_functions.py); 1 in a stack
 
     def _fail(self, message: str) -> LayerError:
         return LayerError(self.name, message, index=self.index)
@@ -197,16 +211,19 @@ class FunctionLayer:
                 self.params[name] = draw.get("scale", 1.0) * rng.standard_normal(draw["shape"])
 
     def forward(self, x):
-        values = copy.deepcopy(self._args)  # what forward writes into them stays with this call
-        values.update((name, self.params[name]) for name in self._draws)
-        leading = [values.pop(name) for name in self._positional]
         self._ids = is_integer_input(x)
-        result = self.pair.forward(x, *leading, **values)
+        result = self._call(x)
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             got = f"{len(result)} values" if isinstance(result, (tuple, list)) else type(result).__name__
             raise self._fail(f"{_name(self.pair.forward)} returned {got}, expected a tuple (out, cache)")
         out, self._cache = result
         return out
+
+    def _call(self, *inputs):
+        values = copy.deepcopy(self._args)  # what forward writes into them stays with this call
+        values.update((name, self.params[name]) for name in self._draws)
+        leading = [values.pop(name) for name in self._positional]
+        return self.pair.forward(*inputs, *leading, **values)
 
     def backward(self, grad_out):
         result = self.pair.backward(grad_out, self._cache)
@@ -227,7 +244,7 @@ class FunctionLayer:
                              f"{expected}")
         if len(result) != len(names) + 1:
             raise self._fail(f"{backward} returned {len(result)} values, expected {len(names) + 1}: {expected}")
-        self.grads = self._gradients(names, result[1:], backward, 2, len(result))
+        self.grads = self._param_grads(names, result[1:], 2, len(result), backward)
         return result[0]
 
     def _ids_backward(self, result, names: list[str], backward: str):
@@ -245,10 +262,10 @@ class FunctionLayer:
         if len(result) not in (len(names), len(names) + 1):
             raise self._fail(f"{backward} returned {len(result)} values, expected {len(names)}: {expected}")
         skip = len(result) - len(names)
-        self.grads = self._gradients(names, result[skip:], backward, skip + 1, len(result))
+        self.grads = self._param_grads(names, result[skip:], skip + 1, len(result), backward)
         return None
 
-    def _gradients(self, names: list[str], returned, backward: str, first: int, count: int) -> dict:
+    def _param_grads(self, names: list[str], returned, first: int, count: int, backward: str) -> dict:
         """The parameters' gradients, by name; `first`: the position of the first among the `count`
         values backward returned, for messages."""
         import numpy as np

@@ -245,6 +245,23 @@ class LogSoftmax(Builtin):
         return g - self.probs * g.sum(axis=-1, keepdims=True)
 
 
+class Flatten(Builtin):
+    """(N, d1, d2, ...) -> (N, d1·d2·...): each row flattened;  dL/dx is G reshaped back.
+
+    A custom conv layer's (N, C, H, W) output becomes the (N, features) a linear layer takes.
+    Axes before the row axis (a stack of perturbations) are kept."""
+
+    def build(self, input_shape, rng):
+        self.row_shape = tuple(input_shape[1:])
+
+    def forward(self, x):
+        kept = x.ndim - len(self.row_shape)  # the rows, and a stack's leading axis
+        return x.reshape(x.shape[:kept] + (-1,))
+
+    def backward(self, g):
+        return g.reshape(g.shape[:-1] + self.row_shape)
+
+
 class Residual(Builtin):
     """y = x + f(x), f a stack of layers: a copy gate, the branch, an add gate.
 

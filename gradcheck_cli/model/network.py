@@ -13,6 +13,7 @@ from .custom_layer import custom_layer
 from .custom_loss import build_loss
 from .discovery import settle
 from ..errors import LAYER_FAILURES, LayerError, ShapeError, SpecError, raised
+from .building import build_arguments, cast_params, rebind
 from .random_state import GlobalRandom, seeded_build
 from .registry import LAYERS
 from ..spec.inputs import is_integer_input
@@ -170,35 +171,34 @@ class Network:
             params = entry.params()
             for name, value in list(params.items()):
                 saved.append((entry, params, name, value))
-                params[name] = _rebind(entry.layer, value, np.array(value, dtype=dtype))
+                params[name] = rebind(entry.layer, value, np.array(value, dtype=dtype))
                 took = took and entry.params().get(name) is params[name]
         try:
             yield took
         finally:
             for entry, params, name, value in saved:
-                params[name] = _rebind(entry.layer, params[name], value)
-
-
-def _rebind(layer, old: np.ndarray, new: np.ndarray) -> np.ndarray:
-    """Point the layer's attributes that held `old` (self.W = self.params["W"]) at `new`, so
-    a layer that keeps such an alias sees the parameter the checker perturbs."""
-    for attribute, value in list(vars(layer).items()) if hasattr(layer, "__dict__") else []:
-        if value is old:
-            setattr(layer, attribute, new)
-    return new
+                params[name] = rebind(entry.layer, params[name], value)
 
 
 def build_network(spec: Spec) -> Network:
     """Instantiate and build every layer, running the input through to learn each shape."""
+    if spec.graph is not None:  # the graph form (inputs: and graph:) is built by graph.py
+        from .graph import build_graph
+        return build_graph(spec)
     dtype = np.dtype(spec.dtype)
     input_seed, layer_seed, target_seed = np.random.SeedSequence(spec.seed).spawn(3)
     x = spec.input_spec.draw(np.random.default_rng(input_seed), dtype) if spec.x is None else np.asarray(spec.x)
     # a copy: an array the Python API was given is never touched; integer ids stay integers
     x = np.array(x, dtype=x.dtype if is_integer_input(x) else dtype)
     stack, y = _build_stack(spec.layers, x, layer_seed, "", spec, dtype)
-    loss = build_loss(spec.loss, y, np.random.default_rng(target_seed), spec.file, len(stack.entries),
+    return Network(spec, stack, make_loss(spec, y, target_seed, len(stack.entries)), x, dtype)
+
+
+def make_loss(spec: Spec, y, seed, index: int) -> Any:
+    """The spec's loss (built-in or custom), its targets drawn for the output `y` (a stack's last
+    layer's, a graph's loss node's); `index`: where a custom loss sits in reports."""
+    return build_loss(spec.loss, y, np.random.default_rng(seed), spec.file, index,
                       lambda message: SpecError(message, spec.path, spec.loss.line, where="loss"))
-    return Network(spec, stack, loss, x, dtype)
 
 
 def _build_stack(layer_specs: list[LayerSpec], x, seed: np.random.SeedSequence, prefix: str,
@@ -220,12 +220,12 @@ def _build_stack(layer_specs: list[LayerSpec], x, seed: np.random.SeedSequence, 
         if callable(build):
             try:
                 with seeded_build(entry.random):
-                    build(*_build_arguments(build, x.shape, rng))
+                    build(*build_arguments(build, x.shape, rng))
             except LayerError:  # a constructor made at build (params: of a class) names itself
                 raise
             except LAYER_FAILURES as exc:
                 raise entry.fail(raised("build", exc)) from None
-        _cast_params(entry, dtype)
+        cast_params(entry, dtype)
         try:
             y = entry.forward(x)
         except LayerError as exc:
@@ -236,7 +236,7 @@ def _build_stack(layer_specs: list[LayerSpec], x, seed: np.random.SeedSequence, 
         entry.require_finite(y, "the output of forward")  # `validate` says so too, not only `run`
         # a custom layer's parameters are found here, so that `validate` reports an unpaired one too
         if layer_spec.custom and settle(entry, layer_spec.declared, x, y, _fail_at(spec, layer_spec)):
-            _cast_params(entry, dtype)
+            cast_params(entry, dtype)
             y = entry.forward(x)
             entry.require_finite(y, "the output of forward")
         stack.entries.append(entry)
@@ -268,30 +268,3 @@ def _make_entry(layer_spec: LayerSpec, label: str, x, seed, spec: Spec, dtype) -
                             "to keep the shape", spec.path, layer_spec.line, where=_where(layer_spec))
         options["layers"] = branch
     return Entry(label, layer_spec.type, LAYERS[layer_spec.type].load()(**options), layer_spec.line, branch)
-
-
-def _build_arguments(build, shape, rng) -> tuple:
-    """build(input_shape, rng), or build(input_shape) for a layer that draws nothing at random."""
-    import inspect
-    try:
-        positional = [p for p in inspect.signature(build).parameters.values()
-                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
-    except (TypeError, ValueError):
-        return (shape, rng)
-    if len(positional) == 1 and positional[0].kind != positional[0].VAR_POSITIONAL:
-        return (shape,)
-    return (shape, rng)
-
-
-def _cast_params(entry: Entry, dtype) -> None:
-    raw = getattr(entry.layer, "params", None)
-    if raw is not None and not isinstance(raw, dict):
-        raise entry.fail(f"params is a {type(raw).__name__}; it must be a dict of numpy arrays, "
-                         "like {'W': W, 'b': b}")
-    params = entry.params()
-    for name, value in list(params.items()):
-        array = np.asarray(value)
-        if not np.issubdtype(array.dtype, np.floating):
-            raise entry.fail(f"params[{name!r}] is {array.dtype}, expected a float array")
-        if array.dtype != dtype or not isinstance(value, np.ndarray):
-            params[name] = _rebind(entry.layer, value, array.astype(dtype))

@@ -70,22 +70,23 @@ class ObjectLayer:
     def _construct(self, input_shape, rng) -> None:
         """A constructor that takes arrays (their shapes in `params:`) is called here, with
         arrays drawn from the layer's seed; then the layer's own build, if it has one."""
-        from .network import _build_arguments
+        from .building import build_arguments
         self.inner = self.make(rng)
         self.params = Parameters(self.inner)
         build = getattr(self.inner, "build", None)
         if callable(build):
-            build(*_build_arguments(build, input_shape, rng))
+            build(*build_arguments(build, input_shape, rng))
 
     def fail(self, message: str) -> LayerError:
         return LayerError(self.name, message, index=self.index)
 
-    def forward(self, x):
+    def forward(self, x, *more):
+        """more: the other inputs of a graph node that takes several."""
         if self.reset_name:  # a fresh pass: what the last one kept would be backpropagated too
             getattr(self.inner, self.reset_name)()
         # a fresh copy each call: a forward that writes into its keyword arguments cannot
         # change the next call
-        return getattr(self.inner, self.forward_name)(x, **copy.deepcopy(self.call))
+        return getattr(self.inner, self.forward_name)(x, *more, **copy.deepcopy(self.call))
 
     def backward(self, grad_out):
         self._zero_gradients()
@@ -141,10 +142,11 @@ def what_changed(now, array, values) -> str | None:
     return None
 
 
-def adapt(layer, declared: dict, name: str, index: int, type_name: str, fail, make=None):
+def adapt(layer, declared: dict, name: str, index: int, type_name: str, fail, make=None, inputs: int = 1):
     """The layer as the checker drives it: itself when its methods are forward(x) and
     backward(grad_out), else an ObjectLayer calling its own. With `make(rng)`, `layer` is the
-    class, made at build. `fail(message)`: the SpecError at the entry's line."""
+    class, made at build. `fail(message)`: the SpecError at the entry's line. `inputs`: how many
+    arrays forward takes (a graph node's `in`)."""
     methods = declared.get("methods", {})
     names = {}
     for role, usual in (("forward", FORWARD_NAMES), ("backward", BACKWARD_NAMES)):
@@ -162,7 +164,8 @@ def adapt(layer, declared: dict, name: str, index: int, type_name: str, fail, ma
         raise fail(f"{type_name} has no method {reset!r} (methods: {{reset: {reset}}}); "
                    f"its methods: {', '.join(_method_names(layer)) or 'none'}")
     call = declared.get("call", {})
-    _check_call(getattr(layer, names["forward"]), names["forward"], call, type_name, fail, isinstance(layer, type))
+    _check_call(getattr(layer, names["forward"]), names["forward"], call, type_name, fail, isinstance(layer, type),
+                inputs)
     both = set(declared.get("weights", {})) & set(declared.get("constants", []))
     if both:
         raise fail(f"{sorted(both)[0]} is declared both in weights and in constants; "
@@ -188,7 +191,7 @@ def _method_names(layer) -> list[str]:
     return [n for n in dir(type(layer)) if not n.startswith("_") and callable(getattr(type(layer), n, None))]
 
 
-def _check_call(method, method_name: str, call: dict, type_name: str, fail, unbound: bool) -> None:
+def _check_call(method, method_name: str, call: dict, type_name: str, fail, unbound: bool, inputs: int = 1) -> None:
     """forward(x, **call) must fit the method's signature: said now, at the entry's line,
     rather than as a TypeError from inside the first forward."""
     try:
@@ -198,16 +201,19 @@ def _check_call(method, method_name: str, call: dict, type_name: str, fail, unbo
     parameters = list(signature.parameters.values())[1 if unbound else 0:]
     taken = ", ".join(p.name for p in parameters)
     if not any(p.kind == p.VAR_KEYWORD for p in parameters):
-        named = [p.name for p in parameters[1:] if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        named = [p.name for p in parameters[inputs:] if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
         for name in call:
             if name not in named:
                 raise fail(f"call: {type_name}.{method_name} takes no argument {name!r}{did_you_mean(name, named)}; "
                            f"it takes: {taken}")
     try:
-        signature.bind(*[None] * (2 if unbound else 1), **call)
+        signature.bind(*[None] * (inputs + unbound), **call)
     except TypeError:
-        needed = [p.name for p in parameters[1:] if p.default is p.empty and p.name not in call
+        needed = [p.name for p in parameters[inputs:] if p.default is p.empty and p.name not in call
                   and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        if inputs > 1 and not needed:
+            raise fail(f"{type_name}.{method_name} cannot take the {inputs} inputs its node names in in:; it takes: "
+                       f"{taken}") from None
         if not needed:
             raise fail(f"{type_name}.{method_name} cannot take x as its first argument; it takes: {taken}") from None
         example = ", ".join(f"{name}: ..." for name in needed)

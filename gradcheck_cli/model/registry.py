@@ -19,6 +19,7 @@ class Builtin:
     where: str                   # "module:Class" inside gradcheck_cli.model
     summary: str                 # one line: what `gradcheck layers` and the schema show
     options: dict[str, Option] = field(default_factory=dict)
+    inputs: tuple[int, int | None] = (1, 1)  # how many inputs a graph node of it takes: (least, most or None)
 
     def load(self) -> type:
         module, _, cls = self.where.partition(":")
@@ -50,9 +51,29 @@ LAYERS = _table(
     Builtin("softmax", "layers:Softmax", "Each row to probabilities: y = e^x / Σ e^x over the last axis."),
     Builtin("log_softmax", "layers:LogSoftmax",
             "y = x - logsumexp(x) over the last axis;  dL/dx = g - softmax(x)·Σ g."),
+    Builtin("flatten", "layers:Flatten",
+            "(N, d1, d2, ...) -> (N, d1·d2·...): each row flattened;  dL/dx is G reshaped back."),
     Builtin("residual", "layers:Residual", "y = x + f(x), f a stack of layers: a copy gate, the branch, an add gate.", {
         "layers": Option("layers", doc="the branch f, a list of layers like the top level"),
     }),
+)
+
+# Gates join or reshape the activations of a graph spec (several inputs, no parameters); gates.py.
+GATES = _table(
+    Builtin("add", "gates:Add",
+            "s = a + b + ...: the upstream gradient is copied to every input, dL/da = dL/db = dL/ds.",
+            inputs=(2, None)),
+    Builtin("multiply", "gates:Multiply",
+            "s = a ⊙ b, element-wise: dL/da = G ⊙ b, dL/db = G ⊙ a (each input's gradient holds the other).",
+            inputs=(2, 2)),
+    Builtin("concat", "gates:Concat",
+            "s = [a, b, ...] along `axis`: backward cuts G back into the inputs' pieces along that axis.", {
+                "axis": Option("integer", -1, doc="the axis to join along (negative: from the end)"),
+            }, inputs=(2, None)),
+    Builtin("matmul", "gates:MatMul",
+            "S = A B over the last two axes (attention's scores Q Kᵀ): dL/dA = G Bᵀ, dL/dB = Aᵀ G.", inputs=(2, 2)),
+    Builtin("transpose", "gates:Transpose",
+            "Y = Xᵀ over the last two axes: dL/dX = Gᵀ (a transpose is its own adjoint)."),
 )
 
 LOSSES = _table(

@@ -6,8 +6,8 @@ from rich.table import Table
 from rich.text import Text
 
 from .heatmap import heatmap
-from .wording import (place, shape_text, strict_reason, suspect_line, suspect_place, warning_lines, what_is_off,
-                      where_text)
+from .wording import (place_text, shape_text, short_label, strict_reason, suspect_line, suspect_place, tensor_label,
+                      warning_lines, what_is_off, where_text)
 from ..results import ERROR, FAILED, PASSED, RunResult, SpecResult, TensorCheck
 
 STYLE = {PASSED: "green", FAILED: "bold red", ERROR: "bold magenta"}
@@ -45,9 +45,11 @@ FOLDED_COLUMNS = [("layer\n", "right", False), ("type\n", "left", True), ("tenso
 FOLDED_STATUS = [("status\n", "left", False)]
 
 
-def _table(columns) -> Table:
+def _table(columns, graph: bool = False) -> Table:
     table = Table(header_style="bold")
     for name, justify, wraps in columns:
+        if graph and name.startswith("layer"):  # a graph spec's rows are named by node
+            name, justify = name.replace("layer", "node", 1), "left"
         # A number too wide for its column ends in "…" rather than being cut silently.
         table.add_column(name, justify=justify, no_wrap=not wraps, overflow="fold" if wraps else "ellipsis")
     return table
@@ -56,7 +58,7 @@ def _table(columns) -> Table:
 def spec_table(result: SpecResult, verbose: bool = False, console: Console | None = None) -> Table:
     """The table of every checked tensor; with `verbose`, each one's worst element too: in three
     more columns when they fit in the console's width, else on a second line of each row."""
-    table = _table((COLUMNS + VERBOSE_COLUMNS if verbose else COLUMNS) + STATUS_COLUMN)
+    table = _table((COLUMNS + VERBOSE_COLUMNS if verbose else COLUMNS) + STATUS_COLUMN, result.graph)
     for check in result.checks:
         cells = _cells(check)
         if verbose:
@@ -64,7 +66,7 @@ def spec_table(result: SpecResult, verbose: bool = False, console: Console | Non
         table.add_row(*cells, _status(check))
     if not verbose or console is None or _natural_width(table, console) <= console.width:
         return table
-    folded = _table(FOLDED_COLUMNS + FOLDED_STATUS)
+    folded = _table(FOLDED_COLUMNS + FOLDED_STATUS, result.graph)
     for check in result.checks:
         layer, type_, tensor, shape, abs_err, rel_err = _cells(check)
         folded.add_row(layer, type_, f"{tensor}\n{where_text(check)}", shape,
@@ -81,7 +83,7 @@ def _natural_width(table: Table, console: Console) -> int:
 
 def _cells(check: TensorCheck) -> list:
     style = None if check.passed else "red"
-    return [str(check.layer), short_type(check.type), check.tensor, shape_text(check.shape, "×"),
+    return [place_text(check), short_type(check.type), check.tensor, shape_text(check.shape, "×"),
             Text(_number(check.max_abs_error), style=style), Text(_number(check.max_rel_error), style=style)]
 
 
@@ -111,7 +113,7 @@ def print_spec(console: Console, result: SpecResult, verbose: bool = False) -> N
     console.print(spec_table(result, verbose, console))
     for check in result.checks:
         if not check.passed:
-            console.print(Text(f"  {place(check)} {check.tensor}: {what_is_off(check)}",
+            console.print(Text(f"  {tensor_label(check)}: {what_is_off(check)}",
                                style="red"))
             if check.hint:
                 console.print(Text(f"    hint: {check.hint}", style="yellow"))
@@ -146,12 +148,13 @@ def one_line(result: SpecResult) -> Text:
     if result.error:
         text.append(f": {result.error}")
     else:
-        wrong = [f"{'loss' if c.node == 'loss' else f'layer {c.layer}'} {c.tensor}" for c in result.checks
-                 if not c.passed]
+        wrong = [short_label(c) for c in result.checks if not c.passed]
         if wrong:
             text.append(f": {', '.join(wrong)} off")
         if result.suspect_layer is not None:
             text.append(f"; suspect {suspect_place(result)}")
+        if result.suspect_node is not None:
+            text.append(f"; suspect node {result.suspect_node}")
         reason = strict_reason(result)
         if reason:
             text.append(f": {reason}")
@@ -184,33 +187,17 @@ def summary_line(run: RunResult) -> Text:
     return text
 
 
-def layers_table(layers: dict, losses: dict) -> Table:
-    table = Table(header_style="bold", title="built-in layers and losses")
+def layers_table(layers: dict, losses: dict, gates: dict | None = None) -> Table:
+    table = Table(header_style="bold", title="built-in layers, gates and losses" if gates else
+                  "built-in layers and losses")
     for name in ("name", "kind", "options", "what it computes"):
         table.add_column(name, overflow="fold")
-    for kind, registry in (("layer", layers), ("loss", losses)):
+    for kind, registry in (("layer", layers), ("gate", gates or {}), ("loss", losses)):
         for name, builtin in registry.items():
             options = ", ".join(
                 f"{key}" + ("" if o.required else f"={o.default}") for key, o in builtin.options.items()) or "—"
             table.add_row(name, kind, options, Text(builtin.summary))  # Text: "[t]" is not markup
     return table
-
-
-def jacobian_view(jac) -> Table:
-    """Analytic and numeric Jacobians side by side, the entries that differ in red."""
-    from rich.columns import Columns
-
-    def matrix(values, title) -> Table:
-        table = Table(title=title, show_header=False, box=None, pad_edge=False)
-        for _ in range(values.shape[1]):
-            table.add_column(justify="right")
-        for j, row in enumerate(values):
-            table.add_row(*(Text(f"{v:.4g}", style="bold red" if jac.differ[j, i] else None)
-                            for i, v in enumerate(row)))
-        return table
-
-    return Columns([matrix(jac.analytic, "analytic (backward)"), matrix(jac.numeric, "numeric (central)")],
-                   padding=(0, 4))
 
 
 class Progress:

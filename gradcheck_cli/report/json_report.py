@@ -1,5 +1,8 @@
-"""The JSON report, version 1. The fields of the issue's example are a contract; more may be
-added, none renamed. Written to a temporary file and renamed, so a reader never sees half."""
+"""The JSON report, version 2. The fields are a contract: a field may be added without a new
+version; a field renamed or removed, or a change of what one means, bumps VERSION (README, "JSON
+report"). Version 2 added graph specs: `node` on checks, layers and warnings, `suspect_node`, and
+`layer` null for a graph's checks. Written to a temporary file and renamed, so a reader never
+sees half."""
 from __future__ import annotations
 
 import json
@@ -9,7 +12,7 @@ from pathlib import Path
 
 from ..results import LayerCheck, RunResult, SpecResult, TensorCheck
 
-VERSION = 1
+VERSION = 2
 
 
 def _number(value: float) -> float | None:
@@ -19,6 +22,7 @@ def _number(value: float) -> float | None:
 def tensor_dict(check: TensorCheck) -> dict:
     return {
         "layer": check.layer,
+        "node": check.node,
         "type": check.type,
         "tensor": check.tensor,
         "shape": list(check.shape),
@@ -35,12 +39,11 @@ def tensor_dict(check: TensorCheck) -> dict:
         "coverage": round(check.checked / check.elements, 6) if check.elements and not check.directions else None,
         "directions": check.directions or None,
         "hint": check.hint,
-        "node": check.node,
     }
 
 
 def layer_dict(layer: LayerCheck) -> dict:
-    return {"layer": layer.layer, "type": layer.type, "outcome": layer.outcome, "node": layer.node,
+    return {"layer": layer.layer, "node": layer.node, "type": layer.type, "outcome": layer.outcome,
             "checks": [tensor_dict(c) for c in layer.checks]}
 
 
@@ -52,6 +55,7 @@ def spec_dict(spec: SpecResult) -> dict:
         "error": spec.error,
         "checks": [tensor_dict(c) for c in spec.checks],
         "suspect_layer": spec.suspect_layer,
+        "suspect_node": spec.suspect_node,
         "layers": [layer_dict(layer) for layer in spec.layer_checks],
         "dtype": spec.dtype,
         "mode": spec.mode,
@@ -59,7 +63,7 @@ def spec_dict(spec: SpecResult) -> dict:
         "step": spec.step,
         "taylor_order": None if spec.taylor_order is None else round(spec.taylor_order, 3),
         "notes": spec.notes,
-        "warnings": [{"layer": w.layer, "kind": w.kind, "message": w.message} for w in spec.warnings],
+        "warnings": [{"layer": w.layer, "node": w.node, "kind": w.kind, "message": w.message} for w in spec.warnings],
         "seeds": spec.seeds,
         "seed": spec.seed,
         "seconds": round(spec.seconds, 4),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from html import escape
 
 from .console import short_type
-from .wording import place, shape_text, suspect_line, what_is_off
+from .wording import place_text, shape_text, suspect_line, tensor_label, what_is_off
 from ..results import ERROR, FAILED, PASSED, SpecResult, TensorCheck
 
 COLORS = {PASSED: "#1a7f37", FAILED: "#cf222e", ERROR: "#8250df"}
@@ -35,14 +35,19 @@ def _status(check: TensorCheck) -> str:
     return _colored("passed", COLORS[PASSED], bold=False)
 
 
-def _row(check: TensorCheck) -> str:
+def _columns(result: SpecResult):
+    """A graph spec's rows are named by node."""
+    return ((("node", "left"),) + COLUMNS[1:]) if result.graph else COLUMNS
+
+
+def _row(check: TensorCheck, columns=COLUMNS) -> str:
     error_color = None if check.passed else COLORS[FAILED]
-    cells = [str(check.layer), short_type(check.type), check.tensor, shape_text(check.shape, "×"),
+    cells = [place_text(check), short_type(check.type), check.tensor, shape_text(check.shape, "×"),
              f"{check.max_abs_error:.2e}", f"{check.max_rel_error:.2e}"]
     html = [escape(cell) if i < 4 or error_color is None else _colored(cell, error_color, bold=False)
             for i, cell in enumerate(cells)] + [_status(check)]
     return "<tr>" + "".join(f'<td style="{CELL};text-align:{align}">{cell}</td>'
-                            for cell, (_, align) in zip(html, COLUMNS)) + "</tr>"
+                            for cell, (_, align) in zip(html, columns)) + "</tr>"
 
 
 def _header(result: SpecResult) -> str:
@@ -63,12 +68,12 @@ def spec_html(result: SpecResult) -> str:
     if result.error:
         html.append(_line(result.error if result.invalid else f"error: {result.error}", COLORS[ERROR]))
     else:
-        head = "".join(f'<th style="{CELL};text-align:{align}">{escape(name)}</th>' for name, align in COLUMNS)
+        head = "".join(f'<th style="{CELL};text-align:{align}">{escape(name)}</th>' for name, align in _columns(result))
         html.append(f'<table style="border-collapse:collapse;font-family:monospace"><thead><tr>{head}</tr></thead>'
-                    f'<tbody>{"".join(_row(check) for check in result.checks)}</tbody></table>')
+                    f'<tbody>{"".join(_row(check, _columns(result)) for check in result.checks)}</tbody></table>')
     for check in result.checks:
         if not check.passed:
-            html.append(_line(f"{place(check)} {check.tensor}: {what_is_off(check)}",
+            html.append(_line(f"{tensor_label(check)}: {what_is_off(check)}",
                               COLORS[FAILED]))
             if check.hint:
                 html.append(_line(f"hint: {check.hint}", KINK_COLOR))
@@ -76,7 +81,8 @@ def spec_html(result: SpecResult) -> str:
     if suspect:
         html.append(f'<p style="margin:2px 0"><b>→ {escape(suspect)}</b></p>')
     for warning in result.warnings:
-        where = f"layer {warning.layer} " if warning.layer is not None else ""
+        where = f"layer {warning.layer} " if warning.layer is not None else \
+            f"node {warning.node} " if warning.node is not None else ""
         html.append(_line(f"warning: {where}({warning.kind}): {warning.message}", KINK_COLOR))
     if result.taylor_order is not None:
         html.append(_line(f"Taylor test: the remainder shrinks like t^{result.taylor_order:.2f} "

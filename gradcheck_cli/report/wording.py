@@ -19,6 +19,27 @@ def where_text(check: TensorCheck) -> str:
     return f"direction {check.worst_index[0]}" if check.directions else index_text(check.worst_index)
 
 
+def tensor_label(check: TensorCheck) -> str:
+    """`layer 1 (tanh) input` in a stack spec (`loss (./l.py:svm_loss) input` for a custom loss's
+    own row); `h.out (tanh)`, `a.W (linear)` in a graph spec."""
+    if check.layer is None and check.node is not None:
+        return f"{check.node}.{check.tensor} ({check.type})"
+    return f"{place(check)} {check.tensor}"
+
+
+def short_label(check: TensorCheck) -> str:
+    """`layer 1 input` (a stack), `h.out` (a graph): the one-line summary's names."""
+    if check.node == "loss":
+        return f"loss {check.tensor}"
+    return f"{check.node}.{check.tensor}" if check.layer is None and check.node is not None else \
+        f"layer {check.layer} {check.tensor}"
+
+
+def place_text(check: TensorCheck) -> str:
+    """The table's first column: the layer index of a stack, the node of a graph."""
+    return str(check.layer) if check.layer is not None or check.node is None else check.node
+
+
 def what_is_off(check: TensorCheck) -> str:
     """`3 of 20 elements off; worst [1, 2]: analytic .., numeric ..` (or of the random directions)."""
     if check.directions:
@@ -30,8 +51,13 @@ def what_is_off(check: TensorCheck) -> str:
 
 
 def place(check: TensorCheck | LayerCheck) -> str:
-    """`layer 2 (./layers.py:Swish)`, or `loss (./layers.py:softmax_loss)` for a custom loss's own row."""
-    return f"loss ({check.type})" if check.node == "loss" else f"layer {check.layer} ({check.type})"
+    """`layer 2 (./layers.py:Swish)`; `loss (./layers.py:softmax_loss)` for a custom loss's own row;
+    `node s (add)` in a graph spec."""
+    if check.node == "loss":
+        return f"loss ({check.type})"
+    if check.layer is None and check.node is not None:
+        return f"node {check.node} ({check.type})"
+    return f"layer {check.layer} ({check.type})"
 
 
 def suspect_place(result: SpecResult) -> str | None:
@@ -43,22 +69,25 @@ def suspect_place(result: SpecResult) -> str | None:
 
 
 def suspect_line(result: SpecResult) -> str | None:
-    """`layer 2 (./layers.py:Swish): backward wrong for input and beta; layers 0, 1, 3 correct`; a
-    custom loss comes first when wrong (the suspect), and last when right (`... and the loss correct`)."""
+    """`layer 2 (./layers.py:Swish): backward wrong for input and beta; layers 0, 1, 3 correct`
+    (in a graph spec: `node s (add): backward wrong for input.1; nodes a, h correct`); a custom
+    loss comes first when wrong (the suspect), and last when right (`... and the loss correct`)."""
     if not result.layer_checks:
         return None
     wrong = sorted((lc for lc in result.layer_checks if lc.outcome != PASSED), key=lambda lc: lc.node != "loss")
-    right = [str(lc.layer) for lc in result.layer_checks if lc.outcome == PASSED and lc.node != "loss"]
+    right = [str(lc.layer) if lc.layer is not None else lc.node for lc in result.layer_checks
+             if lc.outcome == PASSED and lc.node != "loss"]
     loss_right = any(lc.outcome == PASSED and lc.node == "loss" for lc in result.layer_checks)
+    unit = "node" if result.layer_checks[0].layer is None else "layer"
     if not wrong:
-        return ("every layer's backward is right on its own; the mismatch comes from how they are "
-                "combined (a layer that depends on state from another call?)")
+        return (f"every {unit}'s backward is right on its own; the mismatch comes from how they are "
+                f"combined (a {unit} that depends on state from another call?)")
     parts = []
     for lc in wrong:
         tensors = lc.wrong_tensors
         named = ", ".join(tensors[:-1]) + f" and {tensors[-1]}" if len(tensors) > 1 else tensors[0]
         parts.append(f"{place(lc)}: backward wrong for {named}")
-    correct = [f"layer{'s' if len(right) > 1 else ''} {', '.join(right)}"] if right else []
+    correct = [f"{unit}{'s' if len(right) > 1 else ''} {', '.join(right)}"] if right else []
     if correct or loss_right:
         parts.append(" and ".join(correct + ["the loss"] * loss_right) + " correct")
     return "; ".join(parts)
@@ -73,13 +102,13 @@ def failure_message(result: SpecResult) -> str:
     wrong = failing_tensors(result)
     if not wrong:  # failed without a failing tensor: strict mode, else it should not happen
         return strict_reason(result) or suspect_line(result) or "gradients do not match"
-    named = ", ".join(f"{place(c)} {c.tensor}" for c in wrong)
+    named = ", ".join(tensor_label(c) for c in wrong)
     return f"{len(wrong)} tensor{'s' if len(wrong) != 1 else ''} off: {named}"
 
 
 def tensor_line(check: TensorCheck) -> str:
     """One failing tensor: where, how far off, and the worst element's two values."""
-    return (f"{place(check)} {check.tensor}  shape {shape_text(check.shape)}  "
+    return (f"{tensor_label(check)}  shape {shape_text(check.shape)}  "
             f"max abs err {check.max_abs_error:.2e}  max rel err {check.max_rel_error:.2e}  "
             f"{what_is_off(check)}")
 

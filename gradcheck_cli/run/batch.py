@@ -111,7 +111,7 @@ def check_loaded(spec, options: RunOptions = RunOptions(), start: float | None =
         from .seeds import check_at_seeds
         return check_at_seeds(spec, options, check_loaded, start)
     result = SpecResult(path=spec.path, name=spec.name, outcome=PASSED, dtype=spec.dtype, seeds=[spec.seed],
-                        seed=spec.seed)
+                        seed=spec.seed, graph=spec.graph is not None)
     settings = Settings(rtol=spec.rtol if options.rtol is None else options.rtol,
                         atol=spec.atol if options.atol is None else options.atol,
                         step=spec.step, mode=options.mode, samples=options.samples,
@@ -122,6 +122,7 @@ def check_loaded(spec, options: RunOptions = RunOptions(), start: float | None =
             found = check_built(build_network(spec), settings)
         result.outcome, result.checks, result.layer_checks = found.outcome, found.checks, found.layer_checks
         result.suspect_layer, result.taylor_order, result.notes = found.suspect_layer, found.taylor_order, found.notes
+        result.suspect_node = found.suspect_node
         result.warnings = found.warnings
         result.rtol, result.atol = found.precision.tolerance.rtol, found.precision.tolerance.atol
         result.step, result.mode = found.precision.step, found.mode.name
@@ -129,7 +130,7 @@ def check_loaded(spec, options: RunOptions = RunOptions(), start: float | None =
         raise  # the spec is invalid after all: the caller decides how that is told
     except LayerError as exc:
         result.outcome, result.error, result.checks = ERROR, str(exc), []
-        result.suspect_layer = exc.index
+        result.suspect_layer, result.suspect_node = exc.index, getattr(exc, "node", None)
     except RecursionError:
         result.outcome, result.error = ERROR, "recursion too deep while running the layers"
     except MemoryError:
@@ -156,13 +157,17 @@ def guard_size(spec, max_elements: int) -> None:
     import math
 
     from ..spec.load import layer_sizes
-    ids = spec.input_spec.is_integer  # integer ids are not perturbed: no scalars of theirs are checked
-    total = (0 if ids else math.prod(spec.input)) + sum(layer_sizes(spec.layers, spec.input[-1]))
+    ids = spec.input_spec.is_integer if spec.graph is None else False  # ids are not perturbed: nothing checked
+    if spec.graph is not None:
+        from ..spec.graph import scalars
+        total, where = scalars(spec.graph), "inputs"
+    else:
+        total, where = (0 if ids else math.prod(spec.input)) + sum(layer_sizes(spec.layers, spec.input[-1])), "input"
     if total > max_elements:
         itemsize = 4 if spec.dtype == "float32" else 8
         raise SpecError(f"about {total:,} scalars in the input and parameters ({total * itemsize / 1e9:.1f} GB, "
                         f"checked one by one); the limit is {max_elements:,}: raise it with --max-elements",
-                        spec.path, spec.marks.line(("input",)), where="input")
+                        spec.path, spec.marks.line((where,)), where=where)
 
 
 class Interrupted(Exception):

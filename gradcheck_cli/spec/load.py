@@ -28,6 +28,9 @@ TOP_LEVEL = {
     "loss": Option("loss", defaults.LOSS, doc="scalar loss on the last layer's output"),
     "tolerance": Option("tolerance", None, doc="overrides the dtype's default rtol/atol"),
     "step": Option("positive_number", None, doc="finite-difference step factor h/max(1,|θ|)"),
+    # The graph form (spec/graph.py), in place of input and layers.
+    "inputs": Option("inputs", None, doc="a graph's inputs: name -> shape, or {shape, integers} or {shape, low, high}"),
+    "graph": Option("graph", None, doc="a graph's nodes: {name, type, in, ...options}; in names inputs and nodes"),
 }
 TOLERANCE = {
     "rtol": Option("non_negative_number", None, doc="relative tolerance"),
@@ -69,6 +72,7 @@ class Spec:
     step: float | None
     marks: yaml_marks.Marks
     x: Any = None                # the Python API's own input array, of shape `input`; else drawn from the seed
+    graph: Any = None            # a graph spec's graph.GraphSpec (then `layers` are its nodes, in the file's order)
 
     @property
     def input(self) -> tuple[int, ...]:
@@ -133,8 +137,12 @@ def parse_spec(data: Any, marks: yaml_marks.Marks, path: str, file: Path) -> Spe
     if not isinstance(data, dict):
         raise marks.error((), f"expected a mapping with 'input' and 'layers', got {describe(data)}")
     _reject_unknown(data, TOP_LEVEL, (), marks, "a spec")
+    graph = None
+    if "graph" in data or "inputs" in data:
+        from .graph import parse_graph  # here: graph.py parses its nodes with this module's _parse_layer
+        graph = parse_graph(data, marks, path)
     for key, option in TOP_LEVEL.items():
-        if option.required and key not in data:
+        if option.required and key not in data and graph is None:
             raise SpecError(f"missing required key '{key}'", path, marks.line(()))
     for key in ("name", "seed", "dtype", "step"):
         nullable = TOP_LEVEL[key].default is None
@@ -155,13 +163,14 @@ def parse_spec(data: Any, marks: yaml_marks.Marks, path: str, file: Path) -> Spe
         name=data.get("name") or file.stem,
         seed=data.get("seed", defaults.SEED),
         dtype=data.get("dtype", defaults.DTYPE),
-        input_spec=parse_input(data["input"], ("input",), marks),
-        layers=_parse_layers(data["layers"], ("layers",), marks),
-        loss=_parse_loss(data.get("loss", defaults.LOSS), marks),
+        input_spec=graph.first_input if graph else parse_input(data["input"], ("input",), marks),
+        layers=graph.layers if graph else _parse_layers(data["layers"], ("layers",), marks),
+        loss=_parse_loss(graph.loss_value if graph else data.get("loss", defaults.LOSS), marks),
         rtol=tolerance.get("rtol"),
         atol=tolerance.get("atol"),
         step=data.get("step"),
         marks=marks,
+        graph=graph,
     )
 
 
@@ -210,7 +219,7 @@ def _parse_layers(value: Any, path: tuple, marks) -> list[LayerSpec]:
     return [_parse_layer(entry, path + (i,), marks) for i, entry in enumerate(value)]
 
 
-def _parse_layer(entry: Any, path: tuple, marks) -> LayerSpec:
+def _parse_layer(entry: Any, path: tuple, marks, builtins: dict = LAYERS) -> LayerSpec:
     target = entry.get("type") if isinstance(entry, dict) else entry
     if is_target(target):  # the Python API's layer given as itself
         options = {key: value for key, value in entry.items() if key != "type"} if isinstance(entry, dict) else {}
@@ -228,11 +237,11 @@ def _parse_layer(entry: Any, path: tuple, marks) -> LayerSpec:
                     for key in RESERVED if key in options}
         rest = {key: value for key, value in options.items() if key not in RESERVED}
         return LayerSpec(type_name, rest, path, line, declared=declared)
-    if type_name not in LAYERS:
+    if type_name not in builtins:
         hint = did_you_mean(type_name, LAYERS)
         raise marks.error(path, f"unknown layer {type_name!r}{hint}; known layers: {', '.join(LAYERS)}, "
                                 "or a custom layer as module:Class or path/to/file.py:Class")
-    known = LAYERS[type_name].options
+    known = builtins[type_name].options
     for key in options:
         if key not in known:
             expected = f"expected one of: {', '.join(known)}" if known else f"{type_name} takes no options"

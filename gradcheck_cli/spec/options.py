@@ -48,6 +48,7 @@ def _is_int(v: Any) -> bool:
 
 # kind -> (test, what the message says was expected)
 CHECKERS: dict[str, tuple] = {
+    "integer": (_is_int, "an integer"),
     "positive_int": (lambda v: _is_int(v) and v > 0, "a positive integer"),
     "non_negative_int": (lambda v: _is_int(v) and v >= 0, "a non-negative integer"),
     "number": (_is_number, "a number"),

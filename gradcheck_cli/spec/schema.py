@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .options import CHECKERS, Option
-from ..model.registry import LAYERS, LOSSES, Builtin
+from ..model.registry import GATES, LAYERS, LOSSES, Builtin
 from .custom_keys import MAX_PARAM_DIMS, METHOD_ROLES, PARAM_INITS, RESERVED
 from .load import MAX_DIMS, TOLERANCE, TOP_LEVEL
 from .loss_keys import CUSTOM_LOSS_KEYS
@@ -11,6 +11,7 @@ from .loss_keys import CUSTOM_LOSS_KEYS
 CUSTOM_PATTERN = r"^[^:\s][^:]*:[A-Za-z_][A-Za-z0-9_]*$"
 
 _KIND = {
+    "integer": {"type": "integer"},
     "positive_int": {"type": "integer", "minimum": 1},
     "non_negative_int": {"type": "integer", "minimum": 0},
     "number": {"type": "number"},
@@ -53,9 +54,12 @@ def _options_object(options: dict[str, Option]) -> dict:
     }
 
 
-def _layer_forms(name: str, builtin: Builtin) -> list[dict]:
+def _layer_forms(name: str, builtin: Builtin, extra: dict | None = None) -> list[dict]:
+    """A built-in's forms: {type: NAME, ...}, {NAME: {...}}, NAME; `extra`: more keys it may take (a graph
+    loss's `in`)."""
     doc = builtin.summary
     options = _options_object(builtin.options)
+    options["properties"].update(extra or {})
     typed = {**options, "properties": {"type": {"const": name}, **options["properties"]},
              "required": ["type", *options["required"]], "description": doc}
     keyed = {"type": "object", "properties": {name: {"oneOf": [options, {"type": "null"}]} if not options["required"]
@@ -67,11 +71,51 @@ def _layer_forms(name: str, builtin: Builtin) -> list[dict]:
     return forms
 
 
-def _names_schema(table) -> list[dict]:
+def _names_schema(table, extra: dict | None = None) -> list[dict]:
     forms = []
     for name, builtin in table.items():
-        forms += _layer_forms(name, builtin)
+        forms += _layer_forms(name, builtin, extra)
     return forms
+
+
+# The graph form (spec/graph.py): inputs by name, nodes that name what they take.
+_REFERENCE = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*(\.[0-9]+)?$",
+              "description": "an input or a node, or node.K for output K of a node returning a tuple"}
+_NODE_KEYS = {"name": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$", "not": {"const": "loss"},
+                       "description": "the node's name, which later nodes and the loss use"},
+              "in": {"anyOf": [_REFERENCE, {"type": "array", "items": _REFERENCE, "minItems": 1}],
+                     "description": "what the node takes: an input or a node, or a list of them"}}
+
+
+def _node_forms(custom: dict) -> list[dict]:
+    """A node: a built-in layer's or a gate's typed form with name and in, or a custom layer's."""
+    forms = []
+    for name, builtin in {**LAYERS, **GATES}.items():
+        if name == "residual":  # a stack's: a graph writes its gates
+            continue
+        typed = _layer_forms(name, builtin, _NODE_KEYS)[0]
+        forms.append({**typed, "required": [*typed["required"], "name", "in"]})
+    forms.append({**custom, "properties": {**custom["properties"], **_NODE_KEYS},
+                  "required": ["type", "name", "in"]})
+    return forms
+
+
+def _input_forms() -> list[dict]:
+    shape = {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 2, "maxItems": MAX_DIMS}
+    drawn = {"type": "object", "required": ["shape"], "additionalProperties": False,
+             "properties": {"shape": shape, "integers": {"type": "integer", "minimum": 1},
+                            "low": {"type": "number"}, "high": {"type": "number"}}}
+    return [shape, drawn]
+
+
+def _either_form() -> list[dict]:
+    """A stack (input, layers) or a graph (inputs, graph), never a mix; each with its loss."""
+    def without(*keys):
+        return {"not": {"anyOf": [{"required": [key]} for key in keys]}}
+    return [{"required": ["input", "layers"], **without("inputs", "graph"),
+             "properties": {"loss": {"$ref": "#/$defs/loss"}}},
+            {"required": ["inputs", "graph"], **without("input", "layers"),
+             "properties": {"loss": {"$ref": "#/$defs/graph_loss"}}}]
 
 
 _NAME = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
@@ -104,8 +148,9 @@ def _custom_layer_schema() -> dict:
     }
 
 
-def _custom_loss_schema() -> dict:
-    """A custom loss entry: type, targets and args (spec/loss_keys.py), nothing else."""
+def _custom_loss_schema(extra: dict | None = None) -> dict:
+    """A custom loss entry: type, targets and args (spec/loss_keys.py), nothing else (in a graph
+    spec also `in`, the node it takes: `extra`)."""
     targets, args = CUSTOM_LOSS_KEYS["targets"], CUSTOM_LOSS_KEYS["args"]
     return {
         "type": "object",
@@ -114,7 +159,7 @@ def _custom_loss_schema() -> dict:
                                                "forward(y, targets) and backward(), as module:name or "
                                                "path/to/file.py:name"},
                        "targets": {**_option(targets)},
-                       "args": {**_RESERVED_KINDS["mapping"], "description": args.doc}},
+                       "args": {**_RESERVED_KINDS["mapping"], "description": args.doc}, **(extra or {})},
         "required": ["type"],
         "additionalProperties": False,
         "description": "a custom loss",
@@ -126,15 +171,21 @@ def spec_schema() -> dict:
     properties = {}
     for key, option in TOP_LEVEL.items():
         if option.kind == "shape":
-            shape = {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 2, "maxItems": MAX_DIMS}
-            drawn = {"type": "object", "required": ["shape"], "additionalProperties": False,
-                     "properties": {"shape": shape, "integers": {"type": "integer", "minimum": 1},
-                                    "low": {"type": "number"}, "high": {"type": "number"}}}
-            properties[key] = {"anyOf": [shape, drawn], "description": option.doc}
+            properties[key] = {"anyOf": _input_forms(), "description": option.doc}
+        elif option.kind == "inputs":
+            properties[key] = {"type": "object", "minProperties": 1, "description": option.doc,
+                               "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
+                               "additionalProperties": {"anyOf": _input_forms()}}
+            continue
+        elif option.kind == "graph":
+            properties[key] = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/node"},
+                               "description": option.doc}
+            continue
         elif option.kind == "layers":
             properties[key] = {"$ref": "#/$defs/layers", "description": option.doc}
-        elif option.kind == "loss":
-            properties[key] = {"$ref": "#/$defs/loss", "description": option.doc}
+        elif option.kind == "loss":  # which of the two, _either_form says
+            properties[key] = {"anyOf": [{"$ref": "#/$defs/loss"}, {"$ref": "#/$defs/graph_loss"}],
+                               "description": option.doc}
         elif option.kind == "tolerance":
             properties[key] = {**_options_object(TOLERANCE), "description": option.doc}
         else:
@@ -146,7 +197,8 @@ def spec_schema() -> dict:
         "title": "gradcheck spec",
         "type": "object",
         "properties": properties,
-        "required": [k for k, o in TOP_LEVEL.items() if o.required],
+        "required": [k for k, o in TOP_LEVEL.items() if o.required and k not in ("input", "layers")],
+        "anyOf": _either_form(),
         "additionalProperties": False,
         "$defs": {
             "layers": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/layer"}},
@@ -154,5 +206,8 @@ def spec_schema() -> dict:
                                 {"type": "string", "pattern": CUSTOM_PATTERN}]},
             "loss": {"anyOf": [*_names_schema(LOSSES), _custom_loss_schema(),
                                {"type": "string", "pattern": CUSTOM_PATTERN}]},
+            "node": {"anyOf": _node_forms(custom)},
+            "graph_loss": {"anyOf": [*_names_schema(LOSSES, {"in": _REFERENCE}),
+                                     _custom_loss_schema({"in": _REFERENCE})]},
         },
     }

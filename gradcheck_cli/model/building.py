@@ -1,0 +1,42 @@
+"""What building a layer needs besides the layer: the arguments its build() takes, and its
+parameters cast to the spec's dtype, with every attribute that aliased an array pointed at the new
+one (a layer keeping `self.W = self.params["W"]` must see the array the checker perturbs)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def rebind(layer, old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Point the layer's attributes that held `old` (self.W = self.params["W"]) at `new`, so
+    a layer that keeps such an alias sees the parameter the checker perturbs."""
+    for attribute, value in list(vars(layer).items()) if hasattr(layer, "__dict__") else []:
+        if value is old:
+            setattr(layer, attribute, new)
+    return new
+
+
+def build_arguments(build, shape, rng) -> tuple:
+    """build(input_shape, rng), or build(input_shape) for a layer that draws nothing at random."""
+    import inspect
+    try:
+        positional = [p for p in inspect.signature(build).parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
+    except (TypeError, ValueError):
+        return (shape, rng)
+    if len(positional) == 1 and positional[0].kind != positional[0].VAR_POSITIONAL:
+        return (shape,)
+    return (shape, rng)
+
+
+def cast_params(entry, dtype) -> None:
+    raw = getattr(entry.layer, "params", None)
+    if raw is not None and not isinstance(raw, dict):
+        raise entry.fail(f"params is a {type(raw).__name__}; it must be a dict of numpy arrays, "
+                         "like {'W': W, 'b': b}")
+    params = entry.params()
+    for name, value in list(params.items()):
+        array = np.asarray(value)
+        if not np.issubdtype(array.dtype, np.floating):
+            raise entry.fail(f"params[{name!r}] is {array.dtype}, expected a float array")
+        if array.dtype != dtype or not isinstance(value, np.ndarray):
+            params[name] = rebind(entry.layer, value, array.astype(dtype))
