@@ -16,6 +16,7 @@ from ..model.graph import GraphNetwork, output_refs
 from ..model.graph_nodes import is_float
 from ..results import FAILED, PASSED, LayerCheck, TensorCheck, Warning
 from ..spec.graph import Ref
+from .loss_check import NODE, check_loss, loss_alone, loss_precision
 from .jobs import TensorJob, _noise, check_job
 from .precision import FLOAT64, Mode, Precision, choose_precision
 from .taylor import TAYLOR_STEPS, fitted_order
@@ -144,15 +145,28 @@ def check_graph(net: GraphNetwork, settings):
         for name, job in graph_jobs(net, precision, trace, twin):
             rng = np.random.default_rng([settings.seed, job.layer, sum(map(ord, name + job.name))])
             checks.append(_checked(name, job.type, job, precision, mode, rng))
+        checks += _loss_row(net, trace, mode, settings)
         findings = Findings(PASSED, precision, mode, checks, notes=notes, warnings=trace.warnings,
                             taylor_order=graph_taylor(net, twin or trace, settings.seed))
         if all(c.passed for c in checks):
             return findings
         findings.outcome = FAILED
-        findings.layer_checks = nodes_alone(net, twin or trace, _alone(precision, settings), settings.seed, mode)
-    wrong = [lc.node for lc in findings.layer_checks if lc.outcome != PASSED]
+        findings.layer_checks = nodes_alone(net, twin or trace, _alone(precision, settings), settings.seed,
+                                            mode) + loss_alone(checks)
+    # the loss first when its dx is wrong: every gradient flows from it (check/loss_check.py)
+    wrong = [lc.node for lc in sorted(findings.layer_checks, key=lambda lc: lc.node != NODE) if lc.outcome != PASSED]
     findings.suspect_node = wrong[0] if wrong else None
     return findings
+
+
+def _loss_row(net: GraphNetwork, trace: GraphTrace, mode: Mode, settings) -> list[TensorCheck]:
+    """A custom loss's own dx at the value it takes, as in a stack spec; none for a built-in loss."""
+    if not getattr(net.loss, "custom", False):
+        return []
+    precision = loss_precision(settings.rtol, settings.atol, settings.step)
+    row = check_loss(net.loss, trace.values[net.graph.loss_in], len(net.nodes), precision, mode, settings.seed)
+    row.layer = None  # a graph's rows are named by node
+    return [row]
 
 
 def nodes_alone(net: GraphNetwork, trace: GraphTrace, precision: Precision, seed: int, mode: Mode) -> list[LayerCheck]:
