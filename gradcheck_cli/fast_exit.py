@@ -22,9 +22,10 @@ def exit_fast(code: int) -> None:
     if _observed():
         sys.exit(code)
     atexit._run_exitfuncs()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except OSError:  # a closed pipe (`| head`)
-        code = code or 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:  # None: closed when the process started (`>&-`)
+                stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`| head`), a full disk (`> /dev/full`)
+            code = code or 1
     os._exit(code)

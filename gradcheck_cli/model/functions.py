@@ -69,12 +69,21 @@ def find_target(module, shown: str, name: str, fail):
             raise fail(f"{shown} has no class {name!r}{hint}{listed}")
         listed = (f"classes: {', '.join(classes)}; " if classes else "") + f"function pairs: {', '.join(pairs)}"
         raise fail(f"{shown} has no class or function pair {name!r}{hint}; it defines {listed}")
-    if inspect.isfunction(value):
-        raise fail(f"{shown}:{name} is a function, neither a class nor a function pair (looked for {forward_name} "
+    # Nothing a spec names is called before it is known to be a layer: os:system is refused, not run.
+    if inspect.isroutine(value) or _is_function(value) and not _is_layer_object(value):
+        what = "a function" if inspect.isroutine(value) else f"a callable {type(value).__name__}"
+        raise fail(f"{shown}:{name} is {what}, neither a class nor a function pair (looked for {forward_name} "
                    f"and {backward_name})")
-    if not callable(value):
-        raise fail(f"{shown}:{name} is not a class")
-    return value
+    if not _is_layer_object(value):
+        kind = type(value).__name__
+        raise fail(f"{shown}:{name} is {'an' if kind[:1] in 'aeiou' else 'a'} {kind}, not a layer class or a function "
+                   "pair")
+    return value  # a layer object the module made; its methods are checked before they are called
+
+
+def _is_layer_object(value: Any) -> bool:
+    from .objects import BACKWARD_NAMES, FORWARD_NAMES
+    return any(callable(getattr(value, n, None)) for n in FORWARD_NAMES[:-1] + BACKWARD_NAMES)
 
 
 def _defined(module) -> tuple[list[str], list[str]]:
@@ -223,12 +232,17 @@ class FunctionLayer:
         if len(result) != len(names) + 1:
             raise self._fail(f"{backward} returned {len(result)} values, expected {len(names) + 1}: {expected}")
         import numpy as np
+
+        from .arrays import EXPECTED, not_real_floats
         grads = {}
         for position, (name, grad) in enumerate(zip(names, result[1:]), start=2):
             value = f"value {position} of {len(result)}"
             if grad is None:
                 raise self._fail(f"{backward} returned None as the gradient of {name} ({value})")
-            grad = np.asarray(grad)
+            grad = grad if isinstance(grad, np.ndarray) else np.asarray(grad)
+            if not_real_floats(grad, integers=True):
+                raise self._fail(f"{backward} returned the gradient of {name} ({value}) as "
+                                 f"{not_real_floats(grad, integers=True)}, {EXPECTED}")
             shape = self.params[name].shape
             if grad.shape != shape:
                 # cs231n's notebooks compare with broadcasting, so a dgamma of shape (1, D) goes unnoticed there

@@ -10,6 +10,7 @@ from pathlib import Path
 from .. import defaults
 from ..errors import LayerError, SpecError
 from ..results import ERROR, FAILED, PASSED, RunResult, SpecResult
+from ..spec.reading import spec_problem
 from ..spec.stdin import STDIN, shown_path, stdin_read_ahead
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -38,28 +39,27 @@ def take_shard(files: list, shard: tuple[int, int]) -> list:
 
 def discover(paths: list[str]) -> list[str | SpecResult]:
     """In the order given: the spec files named, or found below folders (sorted, hidden
-    entries skipped), each file once; an invalid result in place of a path that is neither.
-    `-` is standard input, kept as `-`."""
+    entries skipped), each file once; an invalid result in place of a path that is neither, of
+    a folder that cannot be read and of a spec below a folder that is no regular file (a FIFO,
+    a dangling link): never skipped without a word. `-` is standard input, kept as `-`."""
     found: list[str | SpecResult] = []
     for given in paths:
-        path = Path(given)
         if given == STDIN:
             found.append(given)
-        elif not given.strip():  # Path("") is the current folder: not what an empty argument meant
+            continue
+        if not given.strip():  # Path("") is the current folder: not what an empty argument meant
             found.append(_invalid(given, SpecError("empty path", given)))
-        elif path.is_dir():
-            below = sorted(
-                p for p in path.rglob("*")
-                if p.suffix in SPEC_SUFFIXES and p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-            if not below:
-                found.append(_invalid(given, SpecError("no *.yaml or *.yml specs in this folder", given)))
-            found += [os.path.join(given, str(p.relative_to(path))) for p in below]
-        elif path.exists():
+            continue
+        is_folder, problem = spec_problem(given, missing="no such file or folder")
+        if problem:
+            found.append(_invalid(given, SpecError(problem, given)))
+        elif not is_folder:
             found.append(given)
         else:
-            found.append(_invalid(given, SpecError("no such file or folder", given)))
+            below = _specs_below(given)
+            if not below:
+                found.append(_invalid(given, SpecError("no *.yaml or *.yml specs in this folder", given)))
+            found += below
     seen: set[Path] = set()
     unique = []
     for item in found:  # a spec named twice (a file and its folder, say) is checked once
@@ -70,6 +70,32 @@ def discover(paths: list[str]) -> list[str | SpecResult]:
             seen.add(where)
         unique.append(item)
     return unique
+
+
+def _specs_below(folder: str) -> list[str | SpecResult]:
+    """The *.yaml / *.yml files below `folder` in sorted order (as Path sorts them), hidden
+    entries and symlinked folders not entered; a folder that cannot be listed, and a spec that
+    is no regular file, as an invalid result in its place."""
+    below: list[tuple[Path, str | SpecResult]] = []
+
+    def unreadable(exc: OSError) -> None:
+        where = exc.filename if isinstance(exc.filename, str) else folder
+        shown = os.path.join(folder, os.path.relpath(where, folder)) if where != folder else folder
+        error = SpecError(f"cannot read this folder ({exc.strerror or exc}); the specs in it would go unchecked",
+                          shown)
+        below.append((Path(os.path.relpath(where, folder)), _invalid(shown, error)))
+
+    for parent, folders, files in os.walk(folder, onerror=unreadable):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        for name in files:
+            if name.startswith(".") or not name.endswith(SPEC_SUFFIXES):
+                continue
+            path = os.path.join(parent, name)
+            relative = Path(os.path.relpath(path, folder))
+            shown = os.path.join(folder, str(relative))
+            _, problem = spec_problem(path)
+            below.append((relative, _invalid(shown, SpecError(problem, shown)) if problem else shown))
+    return [item for _, item in sorted(below, key=lambda pair: pair[0])]
 
 
 def _invalid(path: str, error: SpecError) -> SpecResult:
@@ -114,7 +140,9 @@ def check_loaded(spec, options: RunOptions = RunOptions(), start: float | None =
     try:
         # overflow etc. show up as NaN/Inf, which are checked; the caller's np.random state is put back
         with np.errstate(all="ignore"), preserved():
-            found = check_built(build_network(spec), settings)
+            network = build_network(spec)
+            guard_built(network, options.max_elements)  # what custom layers hold is known only now
+            found = check_built(network, settings)
         result.outcome, result.checks, result.layer_checks = found.outcome, found.checks, found.layer_checks
         result.suspect_layer, result.taylor_order, result.notes = found.suspect_layer, found.taylor_order, found.notes
         result.warnings = found.warnings
@@ -153,10 +181,28 @@ def guard_size(spec, max_elements: int) -> None:
     from ..spec.load import layer_sizes
     total = math.prod(spec.input) + sum(layer_sizes(spec.layers, spec.input[-1]))
     if total > max_elements:
-        itemsize = 4 if spec.dtype == "float32" else 8
-        raise SpecError(f"about {total:,} scalars in the input and parameters ({total * itemsize / 1e9:.1f} GB, "
-                        f"checked one by one); the limit is {max_elements:,}: raise it with --max-elements",
-                        spec.path, spec.marks.line(("input",)), where="input")
+        raise _too_large(spec, total, max_elements)
+
+
+def guard_built(network, max_elements: int) -> None:
+    """Refuse, once it is built and before any gradient is checked, a spec whose input and
+    parameters (every layer's: a custom class's, a function pair's, weights found as
+    attributes) hold more scalars than the limit, naming the layer that holds the most."""
+    from ..model.network import parameters
+
+    held = [(sum(int(owner.params()[key].size) for _, owner, key in parameters(entry)), entry)
+            for entry in network.stack.entries]
+    total = int(network.x.size) + sum(size for size, _ in held)
+    if total > max_elements:
+        size, entry = max(held, key=lambda pair: pair[0])
+        raise _too_large(network.spec, total, max_elements, f"; layer {entry.name} holds {size:,} of them")
+
+
+def _too_large(spec, total: int, max_elements: int, most: str = "") -> SpecError:
+    itemsize = 4 if spec.dtype == "float32" else 8
+    return SpecError(f"about {total:,} scalars in the input and parameters ({total * itemsize / 1e9:.1f} GB, "
+                     f"checked one by one){most}; the limit is {max_elements:,}: raise it with --max-elements",
+                     spec.path, spec.marks.line(("input",)), where="input")
 
 
 class Interrupted(Exception):
