@@ -21,7 +21,7 @@ def not_real_floats(value, integers: bool = False) -> str | None:
     if isinstance(value, np.matrix):
         return "a numpy.matrix (always 2-D, * is a matrix product)"
     if isinstance(value, np.ndarray) and type(value) is not np.ndarray:
-        return f"a {type(value).__module__}.{type(value).__name__}, a subclass of numpy.ndarray"
+        return f"a {type(value).__name__}, a subclass of numpy.ndarray"
     if not isinstance(value, np.ndarray):
         return None
     kind = value.dtype.kind

@@ -76,8 +76,8 @@ def find_target(module, shown: str, name: str, fail):
                    f"and {backward_name})")
     if not _is_layer_object(value):
         kind = type(value).__name__
-        raise fail(f"{shown}:{name} is {'an' if kind[:1] in 'aeiou' else 'a'} {kind}, not a layer class or a function "
-                   "pair")
+        article = "an" if kind.lstrip("_")[:1].lower() in "aeiou" else "a"
+        raise fail(f"{shown}:{name} is {article} {kind}, not a layer class or a function pair")
     return value  # a layer object the module made; its methods are checked before they are called
 
 
