@@ -295,4 +295,6 @@ def entry_point() -> None:
         if done.code is not None and not isinstance(done.code, int):
             print(done.code, file=sys.stderr)
         code = done.code if isinstance(done.code, int) else 0 if done.code is None else 1
+    except OSError as exc:  # typer's echo to a full standard output (schema, --version, init): one line
+        code = guarded(stderr=True).write(f"standard output: cannot write ({exc.strerror or exc})\n") and 1
     exit_fast(code)

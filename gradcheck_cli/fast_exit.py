@@ -19,6 +19,8 @@ def exit_fast(code: int) -> None:
     # module (numpy, rich, typer): 50-80 ms measured, a sixth of a small run. Skip it, but not the
     # atexit handlers (a layer file's own; coverage.py's in a measured subprocess), and not at all
     # under a tracer or profiler (`coverage run`, cProfile, a debugger): it finishes after we return.
+    from .report.terminal import stream_lost
+    code = stream_lost(code)  # a closed or full standard output: one line, and not exit code 0
     if _observed():
         sys.exit(code)
     atexit._run_exitfuncs()

@@ -157,6 +157,19 @@ class Chatty:
     assert json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["specs"][0]["outcome"] == "passed"
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
+@pytest.mark.parametrize("args", [["schema"], ["--version"], ["layers"], ["init", "starter"], ["validate", SPECS],
+                                  ["jacobian", SPECS / "mlp.yaml", "--layer", "0"]])
+def test_the_other_commands_on_a_full_standard_output_are_one_line(tmp_path, args):
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "gradcheck_cli", *args], stdout=full, stderr=subprocess.PIPE,
+                              timeout=60, cwd=tmp_path, env={**os.environ, "NO_COLOR": "1"})
+    assert proc.returncode == 1
+    assert proc.stderr.decode().strip() in ("standard output: cannot write (No space left on device)",
+                                            "standard output: cannot write (No space left on device): the report "
+                                            "could not be shown there")
+
+
 def test_a_reader_that_leaves_early_is_not_told_about(tmp_path):
     """`gradcheck run ... | head -1`: the reader stopped on purpose; no message, no traceback,
     and a run that passed does not claim 0 (its report was cut)."""

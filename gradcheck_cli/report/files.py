@@ -163,6 +163,7 @@ def write_reports(run, targets: dict[str, str], code: int, console, errors) -> i
                 with contextlib.redirect_stdout(stdout):
                     write_report(REPORT_KINDS[option], run, target)
                 if stdout.error:
+                    stdout.said = True
                     lines.append(f"--json -: cannot write the report to standard output "
                                  f"({'it is closed' if stdout.error == 'closed' else stdout.error})")
             else:
@@ -173,6 +174,7 @@ def write_reports(run, targets: dict[str, str], code: int, console, errors) -> i
     lost = console.file.lost()  # the table's stream: standard error when the JSON is on standard output
     if lost:
         lines.append(lost + ("; the report files are written" if len(targets) > unwritten else ""))
+        console.file.said = True
     for line in lines:
         errors.print(line, style="red", markup=False)
     return 2 if unwritten and code in (0, 1) else 1 if console.file.error and code == 0 else code

@@ -74,6 +74,7 @@ class GuardedStream:
         self.encoding = encoding if isinstance(encoding, str) else "utf-8"
         self._unicode = _is_unicode(self.encoding)
         self.reader_left = False
+        self.said = False  # whether lost() was said on standard error
 
     def write(self, text: str) -> int:
         if self.error is None:
@@ -105,8 +106,12 @@ class GuardedStream:
             raise OSError("closed")
         return self.stream.fileno()
 
+    def writelines(self, lines) -> None:
+        for line in lines:
+            self.write(line)
+
     def __getattr__(self, name: str):  # what layer code may use: buffer, errors, ...
-        if self.stream is None:
+        if self.stream is None or name.startswith("rich_"):  # rich must print through this, not around it
             raise AttributeError(name)
         return getattr(self.stream, name)
 
@@ -119,9 +124,31 @@ class GuardedStream:
         return f"{self.name}: cannot write ({self.error}): the report could not be shown there"
 
 
+_GUARDS: dict[int, GuardedStream] = {}
+
+
 def guarded(stderr: bool) -> GuardedStream:
+    """The guard of standard output (or error) as it is now: one per stream, so that what it
+    lost is known when the process ends (stream_lost)."""
     import sys
-    return GuardedStream(sys.stderr, "standard error") if stderr else GuardedStream(sys.stdout)
+    stream = sys.stderr if stderr else sys.stdout
+    guard = _GUARDS.get(id(stream))
+    if guard is None or guard.stream is not stream:
+        guard = _GUARDS[id(stream)] = GuardedStream(stream, "standard error" if stderr else "standard output")
+    return guard
+
+
+def stream_lost(code: int) -> int:
+    """As the process ends: a standard output that could not be written is said in one line on
+    standard error, unless it was said already (the run says it with its reports) or its reader
+    left on purpose; the exit code is then at least 1."""
+    for guard in list(_GUARDS.values()):
+        if guard.name != "standard output" or guard.error is None:
+            continue
+        if not guard.said and guard.lost():
+            guarded(stderr=True).write(guard.lost() + "\n")
+        guard.said, code = True, code or 1
+    return code
 
 
 def escaped_result(result):

@@ -114,16 +114,19 @@ def check_spec(path: str, options: RunOptions = RunOptions()) -> SpecResult:
     except SpecError as exc:
         return _invalid(shown, exc)
     try:
-        return check_loaded(spec, options, start)
+        return check_loaded(spec, options, start, limit=options.max_elements)
     except SpecError as exc:
         result = _invalid(shown, exc)
         result.name, result.seconds = spec.name, time.perf_counter() - start
         return result
 
 
-def check_loaded(spec, options: RunOptions = RunOptions(), start: float | None = None) -> SpecResult:
+def check_loaded(spec, options: RunOptions = RunOptions(), start: float | None = None,
+                 limit: int | None = None) -> SpecResult:
     """Check a loaded Spec (the Python API builds one from its arguments). Raises SpecError when the
-    spec turns out invalid as it is built; whatever else goes wrong becomes the result's outcome."""
+    spec turns out invalid as it is built (`limit`: more input and parameter scalars than that, once
+    built; the API, on the caller's own objects, sets none); whatever else goes wrong becomes the
+    result's outcome."""
     # Imported here so that `gradcheck --help` does not pay for numpy.
     import numpy as np
 
@@ -141,7 +144,8 @@ def check_loaded(spec, options: RunOptions = RunOptions(), start: float | None =
         # overflow etc. show up as NaN/Inf, which are checked; the caller's np.random state is put back
         with np.errstate(all="ignore"), preserved():
             network = build_network(spec)
-            guard_built(network, options.max_elements)  # what custom layers hold is known only now
+            if limit is not None:
+                guard_built(network, limit)  # what custom layers hold is known only now
             found = check_built(network, settings)
         result.outcome, result.checks, result.layer_checks = found.outcome, found.checks, found.layer_checks
         result.suspect_layer, result.taylor_order, result.notes = found.suspect_layer, found.taylor_order, found.notes
