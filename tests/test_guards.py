@@ -112,8 +112,7 @@ make = Factory()
                                        "backward_pass); name it with methods: {backward: NAME}"),
     ("{type: ./layers.py:Renamed, methods: {forward: fwd}}",
      "./layers.py:Renamed has no method 'fwd' (methods: {forward: fwd}); its methods: backward, run"),
-    ("{type: ./layers.py:make}", "./layers.py:make is a callable Factory, neither a class nor a function pair "
-                                 "(looked for make_forward and make_backward)"),
+    ("{type: ./layers.py:make}", "./layers.py:make is a Factory, not a layer class or a function pair"),
 ])
 def test_a_class_without_its_methods_is_refused_before_it_is_made(tmp_path, monkeypatch, entry, message):
     monkeypatch.chdir(tmp_path)
@@ -124,8 +123,9 @@ def test_a_class_without_its_methods_is_refused_before_it_is_made(tmp_path, monk
     assert not (tmp_path / "constructed").exists()
 
 
-def test_a_layer_object_made_by_the_module_is_still_a_layer(tmp_path):
-    """The positive side: a module-level object with forward and backward is used as it is."""
+def test_a_layer_object_made_by_the_module_is_refused_naming_its_class(tmp_path):
+    """A spec names a class or a function pair; an object the module made would carry its state
+    from one spec to the next."""
     spec = spec_of(tmp_path, "{type: ./layers.py:double}", '''
         class Double:
             def forward(self, x):
@@ -137,9 +137,11 @@ def test_a_layer_object_made_by_the_module_is_still_a_layer(tmp_path):
 
         double = Double()
         ''')
-    result, report = outcome(tmp_path, spec)
-    assert result.exit_code == 0, result.output
-    assert report["outcome"] == "passed"
+    result = invoke_cli("run", "-q", spec)
+    assert result.exit_code == 2
+    assert result.output.splitlines()[0] == (f"{spec}:3: layers[0]: ./layers.py:double is a Double, not a layer class "
+                                             "or a function pair (a layer object: name its class, which each spec "
+                                             "builds afresh)")
 
 
 # --- what a layer hands back ---------------------------------------------------------------------

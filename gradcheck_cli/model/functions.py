@@ -70,15 +70,13 @@ def find_target(module, shown: str, name: str, fail):
         listed = (f"classes: {', '.join(classes)}; " if classes else "") + f"function pairs: {', '.join(pairs)}"
         raise fail(f"{shown} has no class or function pair {name!r}{hint}; it defines {listed}")
     # Nothing a spec names is called before it is known to be a layer: os:system is refused, not run.
-    if inspect.isroutine(value) or _is_function(value) and not _is_layer_object(value):
-        what = "a function" if inspect.isroutine(value) else f"a callable {type(value).__name__}"
-        raise fail(f"{shown}:{name} is {what}, neither a class nor a function pair (looked for {forward_name} "
+    if inspect.isroutine(value):
+        raise fail(f"{shown}:{name} is a function, neither a class nor a function pair (looked for {forward_name} "
                    f"and {backward_name})")
-    if not _is_layer_object(value):
-        kind = type(value).__name__
-        article = "an" if kind.lstrip("_")[:1].lower() in "aeiou" else "a"
-        raise fail(f"{shown}:{name} is {article} {kind}, not a layer class or a function pair")
-    return value  # a layer object the module made; its methods are checked before they are called
+    kind = type(value).__name__
+    article = "an" if kind.lstrip("_")[:1].lower() in "aeiou" else "a"
+    made = " (a layer object: name its class, which each spec builds afresh)" if _is_layer_object(value) else ""
+    raise fail(f"{shown}:{name} is {article} {kind}, not a layer class or a function pair{made}")
 
 
 def _is_layer_object(value: Any) -> bool:
