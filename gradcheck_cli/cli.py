@@ -13,6 +13,7 @@ import typer
 
 from . import __version__, defaults
 from .fast_exit import exit_fast
+from .report.terminal import escape_controls, guarded
 
 app = typer.Typer(
     name="gradcheck",
@@ -38,14 +39,14 @@ LOG_WIDTH = 160  # columns of the report in a log or a pipe, where there is no t
 def _console(stderr: bool = False):
     from rich.console import Console
     # soft_wrap: a message stays one line however narrow the terminal (grep-able in CI logs)
-    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    console = Console(file=guarded(stderr), highlight=False, soft_wrap=True)  # plain characters where need be
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = LOG_WIDTH  # rich's 80 would fold the numbers of a -v table
     return console
 
 
 def _fail(message: str, code: int = 2):
-    _console(stderr=True).print(message, style="red", markup=False)
+    _console(stderr=True).print(escape_controls(message), style="red", markup=False)
     raise typer.Exit(code)
 
 
@@ -75,6 +76,9 @@ def main(
                                            help="Print the version and exit."),
 ) -> None:
     """Check hand-written backward passes against central finite differences."""
+    from .spec.reading import cwd_problem
+    if cwd_problem():  # a deleted working folder: every relative path is meaningless
+        _fail(cwd_problem())
 
 
 @app.command()
@@ -130,7 +134,7 @@ def run(
     from .errors import UsageError
     from .report.files import check_report_targets
     try:
-        check_report_targets(paths, {"--json": json_path, "--junit-xml": junit_path, "--html": html_path})
+        targets = check_report_targets(paths, {"--json": json_path, "--junit-xml": junit_path, "--html": html_path})
     except UsageError as exc:
         _fail(str(exc))
     # With the JSON on standard output, the human report moves to standard error.
@@ -146,7 +150,7 @@ def run(
 
     code = None
     # With the JSON on standard output, what the layers print goes to standard error instead.
-    layer_prints = contextlib.redirect_stdout(sys.stderr) if json_path == "-" else contextlib.nullcontext()
+    layer_prints = contextlib.redirect_stdout(console.file)  # guarded: a closed or full stdout is no layer's error
     try:
         with progress, layer_prints:
             result = run_specs(paths, options, on_result=show, on_start=progress.set_total)
@@ -154,14 +158,9 @@ def run(
         result, code = stop.result, EXIT_INTERRUPTED
         console.print("interrupted: reports hold the specs finished so far", style="yellow")
     console.print(report_console.summary_line(result))
-    from .report.files import write_report
-    for kind, target in (("json", json_path), ("junit", junit_path), ("html", html_path)):
-        if target is not None:
-            try:
-                write_report(kind, result, target)
-            except OSError as exc:
-                _fail(f"{target}: cannot write the report: {exc.strerror or exc}")
-    raise typer.Exit(code if code is not None else result.exit_code)
+    from .report.files import write_reports  # each to its absolute path; exit code 2 if one cannot be written
+    code = result.exit_code if code is None else code
+    raise typer.Exit(write_reports(result, targets, code, console, _console(stderr=True)))
 
 
 @app.command()
@@ -179,7 +178,7 @@ def validate(
 
     from .errors import LayerError, SpecError
     from .model.network import build_network
-    from .run.batch import discover, guard_size
+    from .run.batch import discover, guard_built, guard_size
     from .spec.load import load_spec
     from .spec.stdin import shown_path
 
@@ -188,23 +187,24 @@ def validate(
     for path in found:
         if not isinstance(path, str):
             invalid += 1
-            console.print(path.error, style="red", markup=False)
+            console.print(escape_controls(path.error), style="red", markup=False)
             continue
         try:
             spec = load_spec(path, allow_custom=not no_custom)
             guard_size(spec, max_elements)  # as in `run`: no building of what would not fit
             with np.errstate(all="ignore"):  # as in `run`: what overflows is the check's business
                 built = build_network(spec)
+                guard_built(built, max_elements)  # as in `run`: every parameter built counts
         except SpecError as exc:
             invalid += 1
-            console.print(str(exc), style="red", markup=False)
+            console.print(escape_controls(str(exc)), style="red", markup=False)
         except LayerError as exc:
             errored += 1
-            console.print(f"{shown_path(path)}: error: {exc}", style="red", markup=False)
+            console.print(escape_controls(f"{shown_path(path)}: error: {exc}"), style="red", markup=False)
         else:
-            console.print(f"{shown_path(path)}: valid", style="green", markup=False)
+            console.print(escape_controls(f"{shown_path(path)}: valid"), style="green", markup=False)
             for warning in getattr(built, "warnings", []):  # a graph's input or output nothing takes
-                console.print(f"  warning: {warning.message}", style="yellow", markup=False)
+                console.print(escape_controls(f"  warning: {warning.message}"), style="yellow", markup=False)
     total = len(found)
     console.print(f"{total - invalid - errored} of {total} spec{'s' if total != 1 else ''} valid")
     raise typer.Exit(2 if invalid else 1 if errored else 0)
@@ -287,4 +287,6 @@ def entry_point() -> None:
         if done.code is not None and not isinstance(done.code, int):
             print(done.code, file=sys.stderr)
         code = done.code if isinstance(done.code, int) else 0 if done.code is None else 1
+    except OSError as exc:  # typer's echo to a full standard output (schema, --version, init): one line
+        code = guarded(stderr=True).write(f"standard output: cannot write ({exc.strerror or exc})\n") and 1
     exit_fast(code)

@@ -134,3 +134,19 @@ def did_you_mean(name: str, known) -> str:
     import difflib
     close = difflib.get_close_matches(name, list(known), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def where(function) -> str:
+    """`layers.py:12`: where a function (or class) is defined, relative to the current folder."""
+    import inspect
+    from pathlib import Path
+
+    try:
+        file, line = inspect.getsourcefile(function), inspect.getsourcelines(function)[1]
+    except (TypeError, OSError):
+        return getattr(function, "__module__", None) or "?"
+    try:
+        file = str(Path(file).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        pass
+    return f"{file}:{line}"

@@ -19,12 +19,15 @@ def exit_fast(code: int) -> None:
     # module (numpy, rich, typer): 50-80 ms measured, a sixth of a small run. Skip it, but not the
     # atexit handlers (a layer file's own; coverage.py's in a measured subprocess), and not at all
     # under a tracer or profiler (`coverage run`, cProfile, a debugger): it finishes after we return.
+    from .report.terminal import stream_lost
+    code = stream_lost(code)  # a closed or full standard output: one line, and not exit code 0
     if _observed():
         sys.exit(code)
     atexit._run_exitfuncs()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except OSError:  # a closed pipe (`| head`)
-        code = code or 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:  # None: closed when the process started (`>&-`)
+                stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`| head`), a full disk (`> /dev/full`)
+            code = code or 1
     os._exit(code)

@@ -143,11 +143,14 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
 
 def _spec_name(path: Path) -> str:
     """The name the spec gives itself, as the runner reads it; the file's stem if it gives none
-    or cannot be read (the item then fails with the spec's own error when it runs)."""
+    or cannot be read (the item then fails with the spec's own error when it runs). Read as the
+    runner reads it: a regular file, within the size limit (a 48 MB file, a FIFO named
+    x.gradcheck.yaml are not read whole, nor waited on)."""
     try:
-        import yaml
+        from .spec.reading import read_spec_file
+        from .spec.yaml_marks import load
 
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data, _ = load(read_spec_file(str(path)).decode("utf-8"), str(path))
         name = data.get("name") if isinstance(data, dict) else None
     except Exception:
         name = None

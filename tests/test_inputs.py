@@ -266,10 +266,16 @@ def test_jacobian_of_a_layer_fed_ids_says_there_is_none(invoke):
 
 
 def test_integer_ids_do_not_count_against_max_elements(run_json):
-    """Only what is perturbed counts: the 28 ids do not; the linear layer's parameters do (estimated
-    before any layer runs as 7 x 2 + 2: a custom layer's output width is not known yet)."""
-    _, report = run_json(str(DATA / "embedding_class.yaml"), "--max-elements", "16")
+    """Only what is perturbed counts: the 28 ids do not. Before any layer runs, the linear layer's
+    parameters are estimated as 7 x 2 + 2 (a custom layer's output width is not known yet); once
+    built, every parameter counts: the embedding's 50 x 3 and the linear layer's 3 x 2 + 2."""
+    _, report = run_json(str(DATA / "embedding_class.yaml"), "--max-elements", "158")
     assert report["specs"][0]["outcome"] == "passed"
+    _, report = run_json(str(DATA / "embedding_class.yaml"), "--max-elements", "157")
+    assert report["specs"][0]["error"] == (
+        f"{DATA / 'embedding_class.yaml'}:2: input: about 158 scalars in the input and parameters (0.0 GB, checked "
+        "one by one); layer 0 (./layers.py:WordEmbedding) holds 150 of them; the limit is 157: raise it with "
+        "--max-elements")
     _, report = run_json(str(DATA / "embedding_class.yaml"), "--max-elements", "15")
     assert report["specs"][0]["error"].startswith(f"{DATA / 'embedding_class.yaml'}:2: input: about 16 scalars in "
                                                   "the input and parameters")

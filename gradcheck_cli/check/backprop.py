@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import LayerError, raised
+from ..model.arrays import not_real_floats
 from ..model.network import Entry, Network, parameters
 from ..results import Warning
 from ..spec.inputs import is_integer_input
@@ -60,7 +61,8 @@ def _check_declarations(entry: Entry, x, y) -> None:
     except Exception as exc:
         raise entry.fail(f"declares stacked = True, but {raised('forward', exc)} on a stack of "
                          f"2 inputs {(2,) + x.shape}") from None
-    if not (isinstance(ys, np.ndarray) and same(ys[0], y) and same(ys[1], entry.forward(reversed_rows))):
+    if not (isinstance(ys, np.ndarray) and not not_real_floats(ys) and same(ys[0], y)
+            and same(ys[1], entry.forward(reversed_rows))):
         raise entry.fail(f"declares stacked = True, but forward of a stack of 2 inputs {(2,) + x.shape} is not "
                          "forward of each input: remove the declaration, or treat the leading axis as a stack")
     if not rowwise:

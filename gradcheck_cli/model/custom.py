@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import did_you_mean, one_line
-from .functions import FunctionPair, find_target
+from .functions import FunctionPair
+from .resolve import find_target
 
 _loaded_files: dict[Path, object] = {}
 CUSTOM_PREFIX = "gradcheck_custom_"
@@ -167,7 +168,12 @@ def _import_failure(exc: BaseException, path: Path, shown: str) -> str:
 def _load_file(path: Path, shown: str, fail):
     if path in _loaded_files:
         return _loaded_files[path]
-    if not path.is_file():
+    try:
+        is_file = path.is_file()
+    except OSError as exc:  # a name over 255 bytes, a loop of links
+        from ..spec.reading import os_problem
+        raise fail(f"cannot read {shown}: {os_problem(exc, str(path))}") from None
+    if not is_file:
         raise fail(f"no such file: {shown} (looked for {path})")
     # One module per file path, so that two folders' layers.py never collide. A file inside a
     # package is its package's module, so that its relative imports (from .utils import f) work.

@@ -39,6 +39,8 @@ def custom_layer(layer_spec: LayerSpec, spec_file: Path, label: str, fail, input
             raise fail(f"{'init' if 'init' in declared else 'params'}: {layer_spec.type} is already built (an "
                        "object, not a class); init and params are for a constructor")
         return objects.adapt(target, declared, name, index, layer_spec.type, fail, inputs=inputs)  # the API's object
+    if isinstance(target, type) and objects.seen_on_class(target):  # nothing is made that is no layer
+        objects.method_names(target, declared.get("methods", {}), layer_spec.type, fail)
     options = _constructor_options(layer_spec, fail)
     shapes = declared.get("params", {})
     custom.check_options(target, layer_spec.type, {**options, **dict.fromkeys(shapes)}, fail)

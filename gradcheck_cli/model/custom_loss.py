@@ -24,7 +24,7 @@ import numpy as np
 from ..errors import LAYER_FAILURES, LossError, ShapeError, did_you_mean, raised
 from ..spec.loss_keys import DEFAULT_TARGETS, LossSpec
 from .custom import load_module
-from .functions import where
+from ..errors import where
 from .registry import LOSSES
 
 FORM_HINT = "a loss function returns (loss, dx), cs231n's form; a loss class has forward(y, targets) and backward()"

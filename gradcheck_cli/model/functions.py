@@ -10,10 +10,9 @@ from __future__ import annotations
 import copy
 import inspect
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
-from ..errors import LayerError, did_you_mean
+from ..errors import LayerError, did_you_mean, where
 from ..spec.inputs import is_integer_input
 
 
@@ -24,84 +23,6 @@ class FunctionPair:
     name: str                  # what reports call it: "./layers.py:affine", or the function's name
     forward: Callable
     backward: Callable
-
-
-def pair_names(name: str) -> tuple[str, str]:
-    """The forward and the backward a name stands for: `affine` -> affine_forward, affine_backward;
-    a forward's own name pairs with its 'forward' made 'backward' (conv_forward_naive ->
-    conv_backward_naive)."""
-    if "forward" in name:
-        at = name.rindex("forward")
-        return name, f"{name[:at]}backward{name[at + len('forward'):]}"
-    return f"{name}_forward", f"{name}_backward"
-
-
-def _is_function(value: Any) -> bool:
-    return callable(value) and not inspect.isclass(value)
-
-
-def find_target(module, shown: str, name: str, fail):
-    """The class or the function pair `shown:name` names in `module` (or a callable that makes a
-    layer); `fail(message)` makes the SpecError at the spec's line."""
-    value = getattr(module, name, None)
-    forward_name, backward_name = pair_names(name)
-    forward = value if forward_name == name else getattr(module, forward_name, None)
-    if inspect.isclass(value):
-        if forward is not value and _is_function(forward) and _is_function(getattr(module, backward_name, None)):
-            raise fail(f"{shown}:{name} names both the class {name} ({where(value)}) and the function pair "
-                       f"{forward_name}/{backward_name} ({where(forward)}); which one? Write "
-                       f"{shown}:{forward_name} for the pair, or rename one of them")
-        return value
-    if _is_function(forward):
-        backward = getattr(module, backward_name, None)
-        if not _is_function(backward):
-            found = f"; {backward_name} is {type(backward).__name__}" if backward is not None else ""
-            raise fail(f"{shown} defines {forward_name} ({where(forward)}) but no {backward_name}{found}: a function "
-                       f"pair needs both (looked for {backward_name}, the backward of {forward_name})")
-        return FunctionPair(f"{shown}:{name}", forward, backward)
-    if "backward" in name and _is_function(value):
-        stem = name.replace("_backward", "").replace("backward", "forward")
-        raise fail(f"{shown}:{name} is a backward; name the pair by its forward or its stem, like {shown}:{stem}")
-    if value is None:
-        classes, pairs = _defined(module)
-        hint = did_you_mean(name, classes + pairs)
-        if not pairs:
-            listed = f"; it defines: {', '.join(classes)}" if classes else ""
-            raise fail(f"{shown} has no class {name!r}{hint}{listed}")
-        listed = (f"classes: {', '.join(classes)}; " if classes else "") + f"function pairs: {', '.join(pairs)}"
-        raise fail(f"{shown} has no class or function pair {name!r}{hint}; it defines {listed}")
-    if inspect.isfunction(value):
-        raise fail(f"{shown}:{name} is a function, neither a class nor a function pair (looked for {forward_name} "
-                   f"and {backward_name})")
-    if not callable(value):
-        raise fail(f"{shown}:{name} is not a class")
-    return value
-
-
-def _defined(module) -> tuple[list[str], list[str]]:
-    """The classes and the function pairs (by the name a spec would use) `module` defines."""
-    classes, pairs = [], []
-    for key, value in vars(module).items():
-        if getattr(value, "__module__", None) != module.__name__:
-            continue
-        if inspect.isclass(value):
-            classes.append(key)
-        elif _is_function(value) and "forward" in key and _is_function(getattr(module, pair_names(key)[1], None)):
-            pairs.append(key[:-len("_forward")] if key.endswith("_forward") else key)
-    return classes, pairs
-
-
-def where(function) -> str:
-    """`layers.py:12`: where a function (or class) is defined, relative to the current folder."""
-    try:
-        file, line = inspect.getsourcefile(function), inspect.getsourcelines(function)[1]
-    except (TypeError, OSError):
-        return getattr(function, "__module__", None) or "?"
-    try:
-        file = str(Path(file).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        pass
-    return f"{file}:{line}"
 
 
 def function_layer(pair: FunctionPair, declared: dict, fail, label: str = "0", options: dict | None = None,
@@ -269,12 +190,17 @@ class FunctionLayer:
         """The parameters' gradients, by name; `first`: the position of the first among the `count`
         values backward returned, for messages."""
         import numpy as np
+
+        from .arrays import EXPECTED, not_real_floats
         grads = {}
         for position, (name, grad) in enumerate(zip(names, returned), start=first):
             value = f"value {position} of {count}"
             if grad is None:
                 raise self._fail(f"{backward} returned None as the gradient of {name} ({value})")
-            grad = np.asarray(grad)
+            grad = grad if isinstance(grad, np.ndarray) else np.asarray(grad)
+            if not_real_floats(grad, integers=True):
+                raise self._fail(f"{backward} returned the gradient of {name} ({value}) as "
+                                 f"{not_real_floats(grad, integers=True)}, {EXPECTED}")
             shape = self.params[name].shape
             if grad.shape != shape:
                 # cs231n's notebooks compare with broadcasting, so a dgamma of shape (1, D) goes unnoticed there

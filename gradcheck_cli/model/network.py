@@ -9,6 +9,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from .arrays import EXPECTED, not_real_floats
 from .custom_layer import custom_layer
 from .custom_loss import build_loss
 from .discovery import settle
@@ -66,6 +67,8 @@ class Entry:
             raise self.fail(raised("forward", exc)) from None
         if not isinstance(y, np.ndarray):
             raise self.fail(f"forward returned {type(y).__name__}, expected a numpy array")
+        if not_real_floats(y):  # complex, bool, object, np.matrix, masked: said, never compared
+            raise self.fail(f"forward returned {not_real_floats(y)}, {EXPECTED}")
         if y.ndim == 0 or y.shape[0] != x.shape[0]:
             raise self.fail(f"forward returned shape {y.shape} for input {x.shape}: "
                             "the first axis (rows, data points) must be kept")
@@ -88,6 +91,8 @@ class Entry:
             return None  # ids have no gradient: whatever backward returned for them (None, zeros) is not compared
         if not isinstance(dx, np.ndarray):
             raise self.fail(f"backward returned {type(dx).__name__}, expected dL/dx as a numpy array")
+        if not_real_floats(dx, integers=True):
+            raise self.fail(f"backward returned dL/dx as {not_real_floats(dx, integers=True)}, {EXPECTED}")
         if dx.shape != x_shape:
             raise self.fail(f"backward returned dL/dx of shape {dx.shape}, expected {x_shape} (the shape of x)")
         return dx
@@ -100,7 +105,9 @@ class Entry:
         for name, value in self.params().items():
             if name not in grads:
                 raise self.fail(f"backward did not set grads[{name!r}]")
-            grad = np.asarray(grads[name])
+            grad = grads[name] if isinstance(grads[name], np.ndarray) else np.asarray(grads[name])
+            if not_real_floats(grad, integers=True):
+                raise self.fail(f"grads[{name!r}] is {not_real_floats(grad, integers=True)}, {EXPECTED}")
             if grad.shape != np.shape(value):
                 raise self.fail(f"grads[{name!r}] has shape {grad.shape}, expected {np.shape(value)} "
                                 f"(the shape of params[{name!r}])")

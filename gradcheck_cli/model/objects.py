@@ -22,6 +22,7 @@ import inspect
 import numpy as np
 
 from ..errors import LayerError, did_you_mean
+from .arrays import EXPECTED, not_real_floats
 from .holdings import MISSING, assign, expression, resolve
 
 FORWARD_NAMES = ("forward", "forward_pass", "__call__")
@@ -106,7 +107,9 @@ class ObjectLayer:
             value = resolve(self.inner, place)
             if value is MISSING or value is None:
                 raise self.fail(f"backward did not set {expression(place)} (the gradient of {expression(param_place)})")
-            value = np.asarray(value)
+            value = value if isinstance(value, np.ndarray) else np.asarray(value)
+            if not_real_floats(value, integers=True):
+                raise self.fail(f"{expression(place)} is {not_real_floats(value, integers=True)}, {EXPECTED}")
             if value.shape != np.shape(self.params[name]):
                 raise self.fail(f"{expression(place)} has shape {value.shape}, expected {np.shape(self.params[name])} "
                                 f"(the shape of {expression(param_place)})")
@@ -148,19 +151,9 @@ def adapt(layer, declared: dict, name: str, index: int, type_name: str, fail, ma
     class, made at build. `fail(message)`: the SpecError at the entry's line. `inputs`: how many
     arrays forward takes (a graph node's `in`)."""
     methods = declared.get("methods", {})
-    names = {}
-    for role, usual in (("forward", FORWARD_NAMES), ("backward", BACKWARD_NAMES)):
-        method = methods.get(role)
-        if method is not None and not callable(getattr(layer, method, None)):
-            listed = ", ".join(_method_names(layer)) or "none"
-            raise fail(f"{type_name} has no method {method!r} (methods: {{{role}: {method}}}); its methods: {listed}")
-        method = method or next((n for n in usual if callable(getattr(layer, n, None))), None)
-        if method is None:
-            raise fail(f"{type_name} has no {role} method (looked for {', '.join(usual)}); "
-                       f"name it with methods: {{{role}: NAME}}")
-        names[role] = method
+    names = method_names(layer, methods, type_name, fail)
     reset = methods.get("reset")
-    if reset is not None and not callable(getattr(layer, reset, None)):
+    if reset is not None and not has_method(layer, reset):
         raise fail(f"{type_name} has no method {reset!r} (methods: {{reset: {reset}}}); "
                    f"its methods: {', '.join(_method_names(layer)) or 'none'}")
     call = declared.get("call", {})
@@ -173,6 +166,37 @@ def adapt(layer, declared: dict, name: str, index: int, type_name: str, fail, ma
     if names == {"forward": "forward", "backward": "backward"} and not call and not reset and make is None:
         return layer
     return ObjectLayer(None if make else layer, names["forward"], names["backward"], call, name, index, reset, make)
+
+
+def method_names(layer, methods: dict, type_name: str, fail) -> dict[str, str]:
+    """{"forward": name, "backward": name} of `layer`, an object or a class (then seen on the
+    class, before any instance is made); a spec error when one is missing."""
+    names = {}
+    for role, usual in (("forward", FORWARD_NAMES), ("backward", BACKWARD_NAMES)):
+        method = methods.get(role)
+        if method is not None and not has_method(layer, method):
+            listed = ", ".join(_method_names(layer)) or "none"
+            raise fail(f"{type_name} has no method {method!r} (methods: {{{role}: {method}}}); its methods: {listed}")
+        method = method or next((n for n in usual if has_method(layer, n)), None)
+        if method is None:
+            raise fail(f"{type_name} has no {role} method (looked for {', '.join(usual)}); "
+                       f"name it with methods: {{{role}: NAME}}")
+        names[role] = method
+    return names
+
+
+def has_method(layer, name: str) -> bool:
+    """Whether `layer`, or the instances of `layer` when it is a class, have a method `name`
+    (every class is callable; its instances only when it defines __call__)."""
+    if isinstance(layer, type) and name == "__call__":
+        return any("__call__" in vars(cls) for cls in layer.__mro__ if cls is not object)
+    return callable(getattr(layer, name, None))
+
+
+def seen_on_class(cls: type) -> bool:
+    """Whether what a class's instances can do is seen on the class: not when it makes its
+    attributes on demand (__getattr__)."""
+    return not any("__getattr__" in vars(klass) for klass in cls.__mro__ if klass is not object)
 
 
 def draw_arrays(shapes: dict, rng) -> dict:
@@ -188,7 +212,8 @@ def draw_arrays(shapes: dict, rng) -> dict:
 
 
 def _method_names(layer) -> list[str]:
-    return [n for n in dir(type(layer)) if not n.startswith("_") and callable(getattr(type(layer), n, None))]
+    cls = layer if isinstance(layer, type) else type(layer)
+    return [n for n in dir(cls) if not n.startswith("_") and callable(getattr(cls, n, None))]
 
 
 def _check_call(method, method_name: str, call: dict, type_name: str, fail, unbound: bool, inputs: int = 1) -> None:

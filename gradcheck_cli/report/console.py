@@ -6,6 +6,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .heatmap import heatmap
+from .terminal import escaped_result
 from .wording import (place_text, shape_text, short_label, strict_reason, suspect_line, suspect_place, tensor_label,
                       warning_lines, what_is_off, where_text)
 from ..results import ERROR, FAILED, PASSED, RunResult, SpecResult, TensorCheck
@@ -88,6 +89,7 @@ def _cells(check: TensorCheck) -> list:
 
 
 def print_spec(console: Console, result: SpecResult, verbose: bool = False) -> None:
+    result = escaped_result(result)  # a file name or a layer's message cannot move the cursor or recolor
     header = Text()
     header.append(result.path, style="bold")
     if result.name and not result.invalid:
@@ -137,6 +139,7 @@ def print_spec(console: Console, result: SpecResult, verbose: bool = False) -> N
 
 def one_line(result: SpecResult) -> Text:
     """A spec in one line, for --quiet."""
+    result = escaped_result(result)
     text = Text()
     if result.invalid:  # the error names the file (and line) itself: `spec.yaml:3: layers[0]...`
         text.append(result.error, style=STYLE[ERROR])

@@ -5,6 +5,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .terminal import escape_controls
+
 
 def jacobian_view(jac) -> Table:
     """Analytic and numeric Jacobians side by side, the entries that differ in red."""
@@ -25,7 +27,7 @@ def jacobian_view(jac) -> Table:
 
 def print_jacobian(console: Console, jac) -> bool:
     """Print the two Jacobians and what differs; True when every entry agrees."""
-    console.print(f"{jac.place} ({jac.type}), row {jac.row}: J[j, i] = dy_j/dx_i, "
+    console.print(f"{escape_controls(jac.place)} ({escape_controls(jac.type)}), row {jac.row}: J[j, i] = dy_j/dx_i, "
                   f"{jac.analytic.shape[0]} outputs × {jac.analytic.shape[1]} inputs", markup=False)
     console.print(jacobian_view(jac))
     kinks = int(jac.kink.sum())

@@ -86,9 +86,13 @@ def report_dict(run: RunResult) -> dict:
     }
 
 
+def report_text(run: RunResult) -> str:
+    return json.dumps(report_dict(run), indent=2) + "\n"
+
+
 def write_json(run: RunResult, target: str) -> None:
     """`target` is a file path, or "-" for standard output."""
-    text = json.dumps(report_dict(run), indent=2) + "\n"
+    text = report_text(run)
     if target == "-":
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -9,6 +9,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from .terminal import escape_controls
 from .wording import failure_details, failure_message, tolerance_text, warning_lines
 from ..results import ERROR, FAILED, RunResult, SpecResult
 
@@ -21,7 +22,9 @@ _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-
 
 
 def _clean(text: str) -> str:
-    return _NOT_XML.sub("\ufffd", text)
+    """Written out as an escape (`\\x1b`), as on the terminal: what a name or a message held stays visible."""
+    return _NOT_XML.sub(lambda match: escape_controls(match.group()) if match.group() < " "
+                        else f"\\u{ord(match.group()):04x}", text)
 
 
 def _seconds(value: float) -> str:

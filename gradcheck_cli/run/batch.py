@@ -10,6 +10,7 @@ from pathlib import Path
 from .. import defaults
 from ..errors import LayerError, SpecError
 from ..results import ERROR, FAILED, PASSED, RunResult, SpecResult
+from ..spec.reading import spec_problem
 from ..spec.stdin import STDIN, shown_path, stdin_read_ahead
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -39,28 +40,27 @@ def take_shard(files: list, shard: tuple[int, int]) -> list:
 
 def discover(paths: list[str]) -> list[str | SpecResult]:
     """In the order given: the spec files named, or found below folders (sorted, hidden
-    entries skipped), each file once; an invalid result in place of a path that is neither.
-    `-` is standard input, kept as `-`."""
+    entries skipped), each file once; an invalid result in place of a path that is neither, of
+    a folder that cannot be read and of a spec below a folder that is no regular file (a FIFO,
+    a dangling link): never skipped without a word. `-` is standard input, kept as `-`."""
     found: list[str | SpecResult] = []
     for given in paths:
-        path = Path(given)
         if given == STDIN:
             found.append(given)
-        elif not given.strip():  # Path("") is the current folder: not what an empty argument meant
+            continue
+        if not given.strip():  # Path("") is the current folder: not what an empty argument meant
             found.append(_invalid(given, SpecError("empty path", given)))
-        elif path.is_dir():
-            below = sorted(
-                p for p in path.rglob("*")
-                if p.suffix in SPEC_SUFFIXES and p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-            if not below:
-                found.append(_invalid(given, SpecError("no *.yaml or *.yml specs in this folder", given)))
-            found += [os.path.join(given, str(p.relative_to(path))) for p in below]
-        elif path.exists():
+            continue
+        is_folder, problem = spec_problem(given, missing="no such file or folder")
+        if problem:
+            found.append(_invalid(given, SpecError(problem, given)))
+        elif not is_folder:
             found.append(given)
         else:
-            found.append(_invalid(given, SpecError("no such file or folder", given)))
+            below = _specs_below(given)
+            if not below:
+                found.append(_invalid(given, SpecError("no *.yaml or *.yml specs in this folder", given)))
+            found += below
     seen: set[Path] = set()
     unique = []
     for item in found:  # a spec named twice (a file and its folder, say) is checked once
@@ -71,6 +71,32 @@ def discover(paths: list[str]) -> list[str | SpecResult]:
             seen.add(where)
         unique.append(item)
     return unique
+
+
+def _specs_below(folder: str) -> list[str | SpecResult]:
+    """The *.yaml / *.yml files below `folder` in sorted order (as Path sorts them), hidden
+    entries and symlinked folders not entered; a folder that cannot be listed, and a spec that
+    is no regular file, as an invalid result in its place."""
+    below: list[tuple[Path, str | SpecResult]] = []
+
+    def unreadable(exc: OSError) -> None:
+        where = exc.filename if isinstance(exc.filename, str) else folder
+        shown = os.path.join(folder, os.path.relpath(where, folder)) if where != folder else folder
+        error = SpecError(f"cannot read this folder ({exc.strerror or exc}); the specs in it would go unchecked",
+                          shown)
+        below.append((Path(os.path.relpath(where, folder)), _invalid(shown, error)))
+
+    for parent, folders, files in os.walk(folder, onerror=unreadable):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        for name in files:
+            if name.startswith(".") or not name.endswith(SPEC_SUFFIXES):
+                continue
+            path = os.path.join(parent, name)
+            relative = Path(os.path.relpath(path, folder))
+            shown = os.path.join(folder, str(relative))
+            _, problem = spec_problem(path)
+            below.append((relative, _invalid(shown, SpecError(problem, shown)) if problem else shown))
+    return [item for _, item in sorted(below, key=lambda pair: pair[0])]
 
 
 def _invalid(path: str, error: SpecError) -> SpecResult:
@@ -89,16 +115,19 @@ def check_spec(path: str, options: RunOptions = RunOptions()) -> SpecResult:
     except SpecError as exc:
         return _invalid(shown, exc)
     try:
-        return check_loaded(spec, options, start)
+        return check_loaded(spec, options, start, limit=options.max_elements)
     except SpecError as exc:
         result = _invalid(shown, exc)
         result.name, result.seconds = spec.name, time.perf_counter() - start
         return result
 
 
-def check_loaded(spec, options: RunOptions = RunOptions(), start: float | None = None) -> SpecResult:
+def check_loaded(spec, options: RunOptions = RunOptions(), start: float | None = None,
+                 limit: int | None = None) -> SpecResult:
     """Check a loaded Spec (the Python API builds one from its arguments). Raises SpecError when the
-    spec turns out invalid as it is built; whatever else goes wrong becomes the result's outcome."""
+    spec turns out invalid as it is built (`limit`: more input and parameter scalars than that, once
+    built; the API, on the caller's own objects, sets none); whatever else goes wrong becomes the
+    result's outcome."""
     # Imported here so that `gradcheck --help` does not pay for numpy.
     import numpy as np
 
@@ -119,7 +148,10 @@ def check_loaded(spec, options: RunOptions = RunOptions(), start: float | None =
     try:
         # overflow etc. show up as NaN/Inf, which are checked; the caller's np.random state is put back
         with np.errstate(all="ignore"), preserved():
-            found = check_built(build_network(spec), settings)
+            network = build_network(spec)
+            if limit is not None:
+                guard_built(network, limit)  # what custom layers hold is known only now
+            found = check_built(network, settings)
         result.outcome, result.checks, result.layer_checks = found.outcome, found.checks, found.layer_checks
         result.suspect_layer, result.taylor_order, result.notes = found.suspect_layer, found.taylor_order, found.notes
         result.suspect_node = found.suspect_node
@@ -164,10 +196,37 @@ def guard_size(spec, max_elements: int) -> None:
     else:
         total, where = (0 if ids else math.prod(spec.input)) + sum(layer_sizes(spec.layers, spec.input[-1])), "input"
     if total > max_elements:
-        itemsize = 4 if spec.dtype == "float32" else 8
-        raise SpecError(f"about {total:,} scalars in the input and parameters ({total * itemsize / 1e9:.1f} GB, "
-                        f"checked one by one); the limit is {max_elements:,}: raise it with --max-elements",
-                        spec.path, spec.marks.line((where,)), where=where)
+        raise _too_large(spec, total, max_elements, where=where)
+
+
+def guard_built(network, max_elements: int) -> None:
+    """Refuse, once it is built and before any gradient is checked, a spec whose input and
+    parameters (every layer's: a custom class's, a function pair's, weights found as
+    attributes) hold more scalars than the limit, naming the layer (or node) that holds the most."""
+    import numpy as np
+
+    from ..model.network import parameters
+
+    if hasattr(network, "stack"):
+        held = [(sum(int(owner.params()[key].size) for _, owner, key in parameters(entry)), entry.name)
+                for entry in network.stack.entries]
+        ids = not np.issubdtype(network.x.dtype, np.floating)  # integer ids are never perturbed: they do not count
+        total, where, unit = 0 if ids else int(network.x.size), "input", "layer"
+    else:  # a graph spec: its nodes, its inputs
+        held = [(sum(int(value.size) for value in node.params().values()), f"{node.name} ({node.type})")
+                for node in network.nodes]
+        total, where, unit = sum(int(value.size) for value in network.inputs.values()), "inputs", "node"
+    total += sum(size for size, _ in held)
+    if total > max_elements:
+        size, name = max(held, key=lambda pair: pair[0])
+        raise _too_large(network.spec, total, max_elements, f"; {unit} {name} holds {size:,} of them", where)
+
+
+def _too_large(spec, total: int, max_elements: int, most: str = "", where: str = "input") -> SpecError:
+    itemsize = 4 if spec.dtype == "float32" else 8
+    return SpecError(f"about {total:,} scalars in the input and parameters ({total * itemsize / 1e9:.1f} GB, "
+                     f"checked one by one){most}; the limit is {max_elements:,}: raise it with --max-elements",
+                     spec.path, spec.marks.line((where,)), where=where)
 
 
 class Interrupted(Exception):

@@ -13,6 +13,7 @@ from .custom_keys import RESERVED, parse_reserved
 from .inputs import InputSpec, parse_input
 from .loss_keys import LossSpec, custom_loss_spec
 from .options import Option, check_value, describe
+from .reading import read_spec_file
 from .targets import is_target, target_name
 from ..model.registry import LAYERS, LOSSES
 
@@ -89,15 +90,11 @@ def load_spec(path: str, allow_custom: bool = True) -> Spec:
             path = stdin.STDIN_NAME  # in messages, from here on
             text, file = stdin.read_stdin()
         else:
-            text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError("no such file", path) from None
-    except IsADirectoryError:
-        raise SpecError("is a folder, not a spec file", path) from None
+            text = read_spec_file(path).decode("utf-8")  # a regular file, read within the size limit
     except UnicodeDecodeError:
         raise SpecError("not a text file (it is not valid UTF-8)", path) from None
-    except OSError as exc:
-        raise SpecError(f"cannot read: {exc.strerror}", path) from None
+    except OSError as exc:  # standard input that cannot be read (a folder given as `< /`)
+        raise SpecError(f"cannot read: {exc.strerror or exc}", path) from None
     data, marks = yaml_marks.load(text, path)
     spec = parse_spec(data, marks, path, file)
     if not allow_custom:

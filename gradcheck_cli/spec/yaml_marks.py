@@ -118,13 +118,18 @@ def _convert(node: yaml.Node, path: Path, marks: Marks, loader: _Loader, budget:
         raise SpecError(f"YAML tag {tag} is not allowed: a spec holds plain data only", marks.file,
                         node.start_mark.line + 1, where=format_path(path))
     if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)  # resolves `<<` merge keys
+        try:
+            loader.flatten_mapping(node)  # resolves `<<` merge keys
+        except yaml.MarkedYAMLError as exc:  # `<<: 1`: a merge key needs a mapping or a list of them
+            mark = exc.problem_mark or node.start_mark
+            raise SpecError(f"cannot read the merge key (<<): {exc.problem}", marks.file, mark.line + 1,
+                            where=format_path(path)) from None
         result: dict = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 raise SpecError("mapping keys must be plain names", marks.file, key_node.start_mark.line + 1,
                                 where=format_path(path))
-            key = loader.construct_object(key_node)
+            key = _scalar(key_node, path, marks, loader)
             if not isinstance(key, (str, int, float, bool)) or key is None:
                 key = str(key)
             if key in result:
@@ -135,9 +140,17 @@ def _convert(node: yaml.Node, path: Path, marks: Marks, loader: _Loader, budget:
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, path + (i,), marks, loader, budget) for i, item in enumerate(node.value)]
+    return _scalar(node, path, marks, loader)
+
+
+def _scalar(node: yaml.ScalarNode, path: Path, marks: Marks, loader: _Loader) -> Any:
+    """A key or a value; what its tag cannot make of it (`!!int 0b`, `!!timestamp 2001-99-99`) is one line."""
     try:
         return loader.construct_object(node)
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SpecError(f"cannot read value: {problem}", marks.file, node.start_mark.line + 1,
-                        where=format_path(path)) from None
+    except Exception as exc:  # a constructor's own ValueError, OverflowError, ...
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        lines = str(exc).strip().splitlines()
+        problem = f"{tag} {node.value!r}: {lines[0] if lines else type(exc).__name__}"
+    raise SpecError(f"cannot read value: {problem}", marks.file, node.start_mark.line + 1, where=format_path(path))
