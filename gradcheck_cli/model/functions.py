@@ -15,6 +15,8 @@ from typing import Any, Callable
 
 from ..errors import LayerError, did_you_mean
 
+UPDATE_GUESS = " (an update step, like w -= lr * dw?)"
+
 
 @dataclass(frozen=True)
 class FunctionPair:
@@ -206,8 +208,15 @@ class FunctionLayer:
         return out
 
     def backward(self, grad_out):
+        import numpy as np
+        kept = [(name, array.copy()) for name, array in self.params.items()]
         result = self.pair.backward(grad_out, self._cache)
         names, backward = list(self._draws), _name(self.pair.backward)
+        for name, values in kept:  # a step w -= lr * dw inside backward: at any later call the weights differ
+            if not np.array_equal(self.params[name], values, equal_nan=True):
+                raise self._fail(f"{backward} changed the values of {name} in place{UPDATE_GUESS}; gradcheck checks "
+                                 "gradients at fixed weights: backward must leave them as they are and return "
+                                 "their gradients")
         expected = "dx, then the gradients of " + ", ".join(names) + ", in the forward's order" if names else ""
         if not names:
             if isinstance(result, (tuple, list)):
@@ -222,7 +231,6 @@ class FunctionLayer:
                              f"{expected}")
         if len(result) != len(names) + 1:
             raise self._fail(f"{backward} returned {len(result)} values, expected {len(names) + 1}: {expected}")
-        import numpy as np
         grads = {}
         for position, (name, grad) in enumerate(zip(names, result[1:]), start=2):
             value = f"value {position} of {len(result)}"

@@ -277,7 +277,8 @@ def _build_arguments(build, shape, rng) -> tuple:
 
 def _cast_params(entry: Entry, dtype) -> None:
     raw = getattr(entry.layer, "params", None)
-    if raw is not None and not isinstance(raw, dict):
+    # a list (self.params = [W, b]) is paired by index with its gradients: discovery.settle
+    if raw is not None and not isinstance(raw, (dict, list, tuple)):
         raise entry.fail(f"params is a {type(raw).__name__}; it must be a dict of numpy arrays, "
                          "like {'W': W, 'b': b}")
     params = entry.params()

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import LayerError, did_you_mean
 from .holdings import MISSING, assign, expression, resolve
+from .probes import pin
 
 FORWARD_NAMES = ("forward", "forward_pass", "__call__")
 BACKWARD_NAMES = ("backward", "backward_pass")
@@ -37,14 +38,18 @@ class Parameters(dict):
         super().__init__()
         self.root = root
         self.places: dict[str, list[tuple]] = {}
+        self.views: dict[str, list[tuple]] = {}   # name -> (place, aliases.View): self.WT = self.W.T
 
-    def adopt(self, name: str, array, places: list[tuple]) -> None:
+    def adopt(self, name: str, array, places: list[tuple], views: list[tuple] = ()) -> None:
         self.places[name] = places
+        self.views[name] = list(views)
         dict.__setitem__(self, name, array)
 
     def __setitem__(self, name, value) -> None:
         for place in self.places[name]:
             assign(self.root, place, value)
+        for place, view in self.views.get(name, ()):
+            assign(self.root, place, view.on(value))
         dict.__setitem__(self, name, value)
 
 
@@ -61,6 +66,7 @@ class ObjectLayer:
         self.params = Parameters(inner)
         self.gradient_of: dict[str, tuple] = {}   # shown name -> place of its gradient
         self.constants: list[tuple] = []          # places of declared constants
+        self.rebound: set[str] = set()            # parameters forward rebinds (self.b = self.b.reshape(1, -1))
         self.make = make            # make(rng) -> the layer, for a constructor that takes arrays
         if make is not None:
             self.build = self._construct
@@ -83,13 +89,15 @@ class ObjectLayer:
     def forward(self, x):
         if self.reset_name:  # a fresh pass: what the last one kept would be backpropagated too
             getattr(self.inner, self.reset_name)()
+        for name in self.rebound:  # each call starts from the parameter the checker perturbs
+            pin(self.inner, self.params.places[name], self.params[name])
         # a fresh copy each call: a forward that writes into its keyword arguments cannot
         # change the next call
         return getattr(self.inner, self.forward_name)(x, **copy.deepcopy(self.call))
 
     def backward(self, grad_out):
         self._zero_gradients()
-        kept = [(place, array, array.copy()) for place, array in self._guarded()]
+        kept = [(place, array, np.array(array, copy=True)) for place, array in self._guarded()]
         dx = getattr(self.inner, self.backward_name)(grad_out)
         for place, array, values in kept:
             problem = what_changed(resolve(self.inner, place), array, values)
@@ -113,8 +121,9 @@ class ObjectLayer:
         return grads
 
     def _guarded(self):
-        """The arrays forward reads, which backward must leave as they are."""
-        yield from ((places[0], self.params[name]) for name, places in self.params.places.items())
+        """The arrays forward read, which backward must leave as they are (as forward left them:
+        a parameter it rebinds is another array after every call)."""
+        yield from ((places[0], resolve(self.inner, places[0])) for places in self.params.places.values())
         yield from ((place, resolve(self.inner, place)) for place in self.constants)
 
     def _zero_gradients(self) -> None:
