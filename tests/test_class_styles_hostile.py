@@ -81,10 +81,11 @@ def test_the_search_counts_objects_not_lists_and_keeps_what_it_could_not_look_in
         def __init__(self, **attributes):
             self.__dict__.update(attributes)
 
-    leaf = Node(W=np.ones(2))
-    found = survey(Node(a=[[{"k": [leaf]}]], many=[np.ones(1)] * (MAX_ITEMS + 1), ints=list(range(1000))))
-    assert list(found.arrays) == [(("attr", "a"), ("item", 0), ("item", 0), ("item", "k"), ("item", 0),
-                                   ("attr", "W"))]
+    nested = Node(W=np.ones(2))
+    for level in range(MAX_DEPTH):   # lists and dicts, as many as the objects searched
+        nested = [nested] if level % 2 else {"k": nested}
+    found = survey(Node(a=nested, many=[np.ones(1)] * (MAX_ITEMS + 1), ints=list(range(1000))))
+    assert list(found.arrays) == [(("attr", "a"),) + (("item", 0), ("item", "k")) * (MAX_DEPTH // 2) + (("attr", "W"),)]
     # a long list of arrays is said; one of ints holds nothing to miss
     assert {place: why for place, (_, why) in found.unsearched.items()} == {
         (("attr", "many"),): f"a list of {MAX_ITEMS + 1} items, more than the {MAX_ITEMS} searched"}
