@@ -91,22 +91,23 @@ def test_the_search_counts_objects_not_lists_and_keeps_what_it_could_not_look_in
         (("attr", "many"),): f"a list of {MAX_ITEMS + 1} items, more than the {MAX_ITEMS} searched"}
 
 
-def test_an_object_seen_first_on_a_deep_path_is_searched_from_its_shallow_one():
-    """Depth first, the chain reaches the leaf past the limit before the shortcut to it: the
-    leaf is searched from the shortcut, and nothing is said about the deep path."""
+def test_an_object_seen_first_on_a_deep_path_is_searched_again_from_a_shallow_one():
+    """Depth first, the chain reaches a holder at the deepest level searched before the shortcut
+    to it: searched again from the shortcut, it shows the weight below it, and nothing is left."""
     class Node:
         pass
 
-    leaf = Node()
-    leaf.W = np.ones(2)
-    chain = leaf
-    for _ in range(MAX_DEPTH - 1):  # the root, these, then the leaf: one object more than searched
+    chain = Node()
+    chain.W = np.ones(2)
+    holders = []
+    for _ in range(MAX_DEPTH + 2):   # the root, these, the leaf: deeper than searched
         holder = Node()
         holder.inner, chain = chain, holder
+        holders.append(holder)
     root = Node()
-    root.chain, root.shortcut = chain, leaf
+    root.chain, root.shortcut = chain, holders[3]   # four holders above the leaf
     found = survey(root)
-    assert (("attr", "shortcut"), ("attr", "W")) in found.arrays
+    assert (("attr", "shortcut"),) + (("attr", "inner"),) * 4 + (("attr", "W"),) in found.arrays
     assert found.unsearched == {}
 
 
