@@ -294,3 +294,32 @@ def test_the_plugins_strict_option_fails_a_test_whose_assert_gradients_warns(pyt
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*GradcheckWarning: layer 0 (ReLUInPlace): backward wrote into the grad_out*"])
 
+
+
+def test_check_layer_leaves_a_deep_object_as_found_after_a_float32_check():
+    """The float32 cast replaces the weights wherever discovery found them, four objects deep
+    too: the caller's object gets its own arrays back, with their values."""
+    import importlib.util
+
+    from gradcheck_cli import check_layer
+    loader = importlib.util.spec_from_file_location("hostile_layers", STYLES / "hostile.py")
+    hostile = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(hostile)
+
+    class Model:   # built already: no build() to make its sublayers anew
+        def __init__(self):
+            self.stages = [hostile.Stage(4, np.random.default_rng(0), False)]
+
+        def forward(self, x):
+            return self.stages[0].forward(x)
+
+        def backward(self, g):
+            return self.stages[0].backward(g)
+
+    model = Model()
+    W = model.stages[0].blocks[0].layers[0].W
+    values = W.copy()
+    result = check_layer(model, input_shape=(5, 4), dtype="float32")
+    assert [c.tensor for c in result.checks] == ["input", "stages.0.blocks.0.layers.0.W",
+                                                 "stages.0.blocks.0.layers.0.b"]
+    assert model.stages[0].blocks[0].layers[0].W is W and np.array_equal(W, values)

@@ -6,13 +6,16 @@ it is neither a parameter nor declared a constant: a weight whose gradient is ne
 would be a silent pass.
 
 How settle() decides, after build and a first forward (docs: README "Layers as you write them"):
-- arrays that forward assigns anew at every call (self.x = x) are what it keeps for backward:
-  left alone;
+- arrays that forward assigns anew at every call from its input (self.x = x) are what it keeps
+  for backward: left alone; one it rebinds to the same values whatever the input (self.b =
+  self.b.reshape(1, -1)) is state, and as a parameter is put back before every forward;
 - the others are paired with a gradient, by the names in holdings.GRADIENT_NAMES or by
-  `weights:` in the spec; a paired array is a parameter, and checked;
+  `weights:` in the spec; a paired array is a parameter, and checked; a view of one is that one;
 - an unpaired one is perturbed along a random direction: if forward's output moves, forward
   reads it, and it must be declared (a parameter with its gradient, or a constant); if not
-  (a running mean in training mode), it is left alone.
+  (a running mean in training mode), it is left alone; a float with a gradient that forward
+  reads cannot be perturbed in place: an error;
+- what the search could not look into (holdings.MAX_DEPTH, MAX_ITEMS) is a warning naming it.
 """
 from __future__ import annotations
 
