@@ -140,6 +140,16 @@ def test_a_rebound_weight_is_perturbed_where_forward_reads_it(spec_of, run_json,
     assert _rows(report) == [("input", "passed"), ("W", _verdict(bug))]
 
 
+@pytest.mark.parametrize("bug", [False, True])
+def test_an_array_forward_derives_from_a_weight_at_every_call_is_no_parameter(spec_of, run_json, bug):
+    """self.W_eff = self.W * self.mask, with a dW_eff kept beside it: the same values at every
+    call, but made from W, not from the W_eff forward finds; W is the parameter."""
+    result, report = run_json(str(spec_of(f"{{type: ./hostile.py:DerivedWeight, constants: [mask], "
+                                          f"bug: {str(bug).lower()}}}")))
+    assert result.exit_code == int(bug), result.output
+    assert _rows(report) == [("input", "passed"), ("W", _verdict(bug))]
+
+
 # --- 03: weights in a SimpleNamespace, a frozen dataclass ---------------------------------------
 
 

@@ -11,7 +11,7 @@ from .aliases import view_of
 from .holdings import GRADIENT_NAMES, MISSING, dotted, expression, gradient_places, place_of, resolve, shown_name, \
     survey
 from .objects import UPDATE_GUESS, UPDATE_HINT, ObjectLayer, what_changed
-from .probes import arrays_read, numbers_read
+from .probes import arrays_read, carried, numbers_read
 
 GRADIENT_TYPES = (np.ndarray, float, np.floating)
 STATE_KEPT = ("forward gave a different output for the same input after another input (state kept between calls, "
@@ -35,10 +35,13 @@ def settle(entry, declared: dict, x, y, fail) -> bool:
     if not np.array_equal(entry.forward(x.copy()), y, equal_nan=True):
         return False  # not deterministic: the check says so, and nothing here could be judged
     between = _after_other_input(entry, root, x)
+    anew = (between or survey(root)).arrays
+    rebinds = carried(entry, root, [(p, a) for p, a in anew.items() if first.arrays.get(p) is not a
+                                    and _same(first.arrays.get(p), a)], x)
     if not np.array_equal(entry.forward(x.copy()), y, equal_nan=True):
         raise entry.fail(STATE_KEPT)
     second = survey(root)
-    state = _state(first, between, second)
+    state = _state(first, between, second, rebinds)
     before = {id(array): array.copy() for array in state.values()}
     rng = np.random.default_rng(0)
     entry.backward(rng.standard_normal(np.shape(y)).astype(y.dtype), x.shape)
@@ -111,18 +114,21 @@ def _after_other_input(entry, root, x):
     return survey(root)
 
 
-def _state(first, between, second) -> dict:
-    """The arrays that stay from call to call: the same array in the same place after every
-    forward, or one that forward rebinds at every call (self.b = self.b.reshape(1, -1)) to the
-    same values whatever the input. What forward assigns anew from its input (self.x = x, a
-    cache kept for backward) is not state."""
-    def same(a, b) -> bool:
-        return isinstance(a, np.ndarray) and a.shape == b.shape and a.dtype == b.dtype \
-            and np.array_equal(a, b, equal_nan=True)
+def _same(a, b) -> bool:
+    return isinstance(a, np.ndarray) and a.shape == b.shape and a.dtype == b.dtype \
+        and np.array_equal(a, b, equal_nan=True)
 
+
+def _state(first, between, second, rebinds: set) -> dict:
+    """The arrays that stay from call to call: the same array in the same place after every
+    forward, or one that forward rebinds at every call to itself (self.b = self.b.reshape(1, -1):
+    the same values whatever the input, made from the array it finds there). What forward assigns
+    anew from its input (self.x = x, a cache kept for backward) or derives from other arrays
+    (self.W_eff = self.W * self.mask) is not state."""
     return {place: array for place, array in second.arrays.items()
             if first.arrays.get(place) is array
-            or (same(first.arrays.get(place), array) and (between is None or same(between.arrays.get(place), array)))}
+            or (place in rebinds and _same(first.arrays.get(place), array)
+                and (between is None or _same(between.arrays.get(place), array)))}
 
 
 def _gradient_place(root, place, value):

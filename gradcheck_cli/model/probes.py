@@ -52,6 +52,37 @@ def arrays_read(entry, root, unpaired: list, x) -> list:
     return read
 
 
+def carried(entry, root, candidates: list, x) -> set:
+    """The places among `candidates` ((place, array): arrays forward put there anew) whose array
+    forward makes from the one it finds there (self.W = self.W.astype(x.dtype)): a moved array
+    put there comes out of forward moved alike. An array forward derives from others (self.W_eff
+    = self.W * self.mask) or from its input comes out as before. Each place is put back."""
+    rng = np.random.default_rng(2)
+    found = set()
+    for place, _ in candidates:
+        now = resolve(root, place)
+        if not isinstance(now, np.ndarray):
+            continue
+        finite = np.abs(now[np.isfinite(now)])
+        moved = (now + READ_PROBE * (1.0 + float(finite.max(initial=0.0))) * rng.standard_normal(now.shape))
+        moved = moved.astype(now.dtype)
+        try:
+            assign(root, place, moved)
+            try:
+                entry.forward(x.copy())
+                after = resolve(root, place)
+                kept = isinstance(after, np.ndarray) and after.shape == moved.shape \
+                    and np.array_equal(after, moved.astype(after.dtype)) \
+                    and not np.array_equal(after, now.astype(after.dtype))
+            except LayerError:  # what forward cannot take, it reads
+                kept = True
+        finally:
+            assign(root, place, now)
+        if kept:
+            found.add(place)
+    return found
+
+
 def numbers_read(entry, root, numbers: list, x) -> list:
     """The numbers of `numbers` ((place, value) pairs: Python floats, numpy scalars) that
     forward reads, moved by setting another value of their type."""

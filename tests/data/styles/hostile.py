@@ -264,3 +264,25 @@ def affine_sgd_backward(dout, cache):
     dx = dout @ w.T
     w -= 0.1 * dw
     return dx, dw, dout.sum(0)
+
+
+class DerivedWeight:
+    """forward derives self.W_eff = self.W * self.mask at every call, and backward keeps its
+    gradient too: W_eff is no parameter (forward never reads the one it finds), W is."""
+
+    def __init__(self, bug=False):
+        self.bug = bug
+
+    def build(self, shape, rng):
+        self.W = rng.standard_normal((shape[-1], 3))
+        self.mask = (rng.random((shape[-1], 3)) > 0.3).astype(float)
+
+    def forward(self, x):
+        self.x = x
+        self.W_eff = self.W * self.mask
+        return x @ self.W_eff
+
+    def backward(self, g):
+        self.dW_eff = self.x.T @ g
+        self.dW = (2.0 if self.bug else 1.0) * self.dW_eff * self.mask
+        return g @ self.W_eff.T
