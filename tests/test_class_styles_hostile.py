@@ -84,9 +84,11 @@ def test_the_search_counts_objects_not_lists_and_keeps_what_it_could_not_look_in
     nested = Node(W=np.ones(2))
     for level in range(MAX_DEPTH):   # lists and dicts, as many as the objects searched
         nested = [nested] if level % 2 else {"k": nested}
-    found = survey(Node(a=nested, many=[np.ones(1)] * (MAX_ITEMS + 1), ints=list(range(1000))))
+    found = survey(Node(a=nested, many=[np.ones(1)] * (MAX_ITEMS + 1), losses=[0.5] * 1000,
+                        sub=Node(b=0.5, db=1.0)))
     assert list(found.arrays) == [(("attr", "a"),) + (("item", 0), ("item", "k")) * (MAX_DEPTH // 2) + (("attr", "W"),)]
-    # a long list of arrays is said; one of ints holds nothing to miss
+    assert found.numbers == {(("attr", "sub"), ("attr", "b")): 0.5, (("attr", "sub"), ("attr", "db")): 1.0}
+    # a long list of arrays is said; one of numbers hides no weight
     assert {place: why for place, (_, why) in found.unsearched.items()} == {
         (("attr", "many"),): f"a list of {MAX_ITEMS + 1} items, more than the {MAX_ITEMS} searched"}
 

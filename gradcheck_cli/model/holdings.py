@@ -77,15 +77,17 @@ def _walk(value, place: Place, depth: int, depths: dict, found: Holdings) -> Non
     if depths.get(id(value), deeper + 1) <= deeper:
         return
     items = _items(value)
-    if not any(_may_hold(item) for _, item in items):
-        return
-    if deeper > MAX_DEPTH or len(place) >= MAX_STEPS:
-        found.unsearched.setdefault(place, (value, f"deeper than the {MAX_DEPTH} objects searched" if deeper > MAX_DEPTH
-                                            else f"deeper than the {MAX_STEPS} steps searched"))
-        return
-    if not is_object and len(items) > MAX_ITEMS:
-        found.unsearched.setdefault(place, (value, f"a {type(value).__name__} of {len(items)} items, "
-                                            f"more than the {MAX_ITEMS} searched"))
+    if deeper > MAX_DEPTH:
+        why = f"deeper than the {MAX_DEPTH} objects searched"
+    elif len(place) >= MAX_STEPS:
+        why = f"deeper than the {MAX_STEPS} steps searched"
+    elif not is_object and len(items) > MAX_ITEMS:
+        why = f"a {type(value).__name__} of {len(items)} items, more than the {MAX_ITEMS} searched"
+    else:
+        why = None
+    if why is not None:
+        if any(_may_hold(item) for _, item in items):
+            found.unsearched.setdefault(place, (value, why))
         return
     depths[id(value)] = deeper
     for step, item in items:
@@ -102,11 +104,10 @@ def _items(value) -> list[tuple[tuple, Any]]:
 
 
 def _may_hold(value) -> bool:
-    """Whether a value could be or hold a floating-point array or number (not an int, a string, None)."""
+    """Whether a value could be or hold a floating-point array (not a number, a string, None:
+    a long list of losses, or a config object deep down, hides no weight)."""
     if isinstance(value, np.ndarray):
         return np.issubdtype(value.dtype, np.floating)
-    if isinstance(value, (float, np.floating)):
-        return True
     return isinstance(value, (dict, list, tuple, deque)) and len(value) > 0 or _is_searched_object(value)
 
 
