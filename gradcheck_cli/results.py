@@ -61,7 +61,7 @@ class Warning:
     `--strict` makes any warning fail the spec."""
 
     layer: int | None
-    kind: str          # a short fixed word: grad_out_modified, output_reused, dtype, global_random, ...
+    kind: str          # a short fixed word: grad_out_modified, output_reused, dtype, global_random, unsearched
     message: str
 
 
