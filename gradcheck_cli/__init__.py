@@ -15,15 +15,15 @@ if TYPE_CHECKING:
     import numpy as np
 
     from .api import assert_gradients, check_function, check_layer, check_spec
-    from .errors import SpecError
+    from .errors import GradcheckWarning, SpecError
     from .results import SpecResult, TensorCheck
 
 __version__ = "0.1.0"
 # name -> the module that defines it, imported when the name is first used
 _LAZY = {"check_layer": "api", "check_function": "api", "check_spec": "api", "assert_gradients": "api",
-         "SpecError": "errors", "SpecResult": "results", "TensorCheck": "results"}
-__all__ = ["Layer", "SpecError", "SpecResult", "TensorCheck", "__version__", "assert_gradients", "check_function",
-           "check_layer", "check_spec"]
+         "SpecError": "errors", "GradcheckWarning": "errors", "SpecResult": "results", "TensorCheck": "results"}
+__all__ = ["GradcheckWarning", "Layer", "SpecError", "SpecResult", "TensorCheck", "__version__", "assert_gradients",
+           "check_function", "check_layer", "check_spec"]
 
 
 def __getattr__(name: str) -> Any:

@@ -99,12 +99,19 @@ def assert_gradients(layer: Any, x: np.ndarray | None = None, *, input_shape: tu
                      rtol: float | None = None, atol: float | None = None, mode: str | None = None,
                      samples: int = defaults.SAMPLES, directions: int = defaults.DIRECTIONS,
                      strict: bool = False, seeds: int = defaults.SEEDS) -> SpecResult:
-    """check_layer, for a test: AssertionError with the report unless every gradient matches."""
+    """check_layer, for a test: AssertionError with the report unless every gradient matches; each
+    warning of a result that passes is a GradcheckWarning (with strict=True, the result fails)."""
     __tracebackhide__ = True  # pytest shows the test's line, not this one
+    import warnings
+
+    from .errors import GradcheckWarning
+
     result = check_layer(layer, x, input_shape=input_shape, loss=loss, seed=seed, dtype=dtype, rtol=rtol, atol=atol,
                          mode=mode, samples=samples, directions=directions, strict=strict, seeds=seeds)
     if not result.passed:
         raise AssertionError(str(result))
+    for warning in result.warnings:
+        warnings.warn(GradcheckWarning(warning.message), stacklevel=2)
     return result
 
 

@@ -3,7 +3,6 @@ arrays where a file gives shapes), layers given as themselves (functions paired 
 and the caller's objects and random stream left as they were found."""
 from __future__ import annotations
 
-import types
 from contextlib import contextmanager
 from typing import Any
 
@@ -16,7 +15,6 @@ from .spec.load import MAX_DIMS, walk
 from .spec.targets import is_function, is_target
 from .spec.yaml_marks import format_path
 
-MAX_DEPTH = 4  # how deep into a layer's attributes its arrays are looked for (sublayers in a list)
 
 
 def input_array(x: Any, where: str) -> np.ndarray:
@@ -133,54 +131,35 @@ def _backward_of(forward, file: str, path: tuple):
 @contextmanager
 def left_as_found(spec):
     """The caller's layer objects hold the same arrays, with the same values, after the check as before
-    (build, the float32 cast and perturbations rebind or write them), and numpy's global random stream
-    goes on where it was."""
+    (build, the float32 cast and perturbations rebind or write them), wherever discovery looks for them
+    (model/holdings.py: sublayers in lists, SimpleNamespaces, ...), and numpy's global random stream goes
+    on where it was."""
+    from .model.holdings import survey
+
     random_state = np.random.get_state()
     held: list = []
-    seen: set[int] = set()
     for layer in walk(spec.layers):
         if layer.target is not None and not isinstance(layer.target, (type, tuple, FunctionPair)):
-            _collect(layer.target, held, seen, 0)
-    if spec.loss.target is not None and not isinstance(spec.loss.target, type):  # a loss object's arrays too
-        _collect(spec.loss.target, held, seen, 0)
+            held += [(layer.target, place, array, array.copy()) for place, array in survey(layer.target).arrays.items()]
+    loss = spec.loss.target
+    if loss is not None and not isinstance(loss, type):  # a loss object's arrays too
+        held += [(loss, place, array, array.copy()) for place, array in survey(loss).arrays.items()]
     try:
         yield
     finally:
         np.random.set_state(random_state)
-        for container, key, array, values in held:
-            _put(container, key, array)
+        for root, place, array, values in held:
+            _put(root, place, array)
             if array.flags.writeable and array.shape == values.shape and not np.array_equal(array, values,
                                                                                           equal_nan=True):
                 np.copyto(array, values)
 
 
-def _collect(value: Any, held: list, seen: set, depth: int) -> None:
-    """(container, key, array, a copy of its values) for every array held below value."""
-    if id(value) in seen or depth > MAX_DEPTH:
-        return
-    if isinstance(value, dict):
-        items = list(value.items())
-    elif isinstance(value, list):
-        items = list(enumerate(value))
-    elif hasattr(value, "__dict__") and not isinstance(value, (type, types.ModuleType, types.FunctionType,
-                                                               types.MethodType)):
-        items = list(vars(value).items())
-    else:
-        return
-    seen.add(id(value))
-    for key, item in items:
-        if isinstance(item, np.ndarray):
-            held.append((value, key, item, item.copy()))
-        else:
-            _collect(item, held, seen, depth + 1)
+def _put(root: Any, place: tuple, array: np.ndarray) -> None:
+    from .model.holdings import assign, resolve
 
-
-def _put(container: Any, key: Any, array: np.ndarray) -> None:
     try:
-        if isinstance(container, (dict, list)):
-            if container[key] is not array:
-                container[key] = array
-        elif vars(container).get(key) is not array:
-            setattr(container, key, array)
+        if resolve(root, place) is not array:
+            assign(root, place, array)
     except (IndexError, KeyError, TypeError, AttributeError):
         pass  # the layer took the slot away (a shorter list): nothing of the caller's to put back

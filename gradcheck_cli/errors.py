@@ -58,6 +58,12 @@ class NodeError(LayerError):
         self.layer, self.index, self.message, self.node = f"{node} ({type_})", None, message, node
 
 
+class GradcheckWarning(UserWarning):
+    """A hazard in a layer of a check that passed (a layer's warning, results.Warning): raised as a
+    Python warning by the pytest plugin for a spec file and by assert_gradients, so that pytest
+    shows it, and `-W error::gradcheck_cli.GradcheckWarning` (or `gradcheck_strict = true`) fails on it."""
+
+
 class UsageError(Exception):
     """The command line asks for something that cannot be done (a report over a user's file):
     one line, exit code 2, before anything runs."""

@@ -6,8 +6,9 @@ plain `pytest` collects the specs; without the entry point, load it with
 pytest refuses one module registered under two names). One test item per spec file; a failing spec reports
 its failing tensors and the suspect layer instead of a Python traceback. Items are ordinary
 File/Item nodes, so pytest-xdist (`-n auto`) distributes them like any other test.
-A passing spec's warnings (a layer's hazards) become pytest warnings; `gradcheck_strict = true`
-fails the spec instead, its warnings in the failure text.
+A passing spec's warnings (a layer's hazards) become pytest warnings (GradcheckWarning, as those
+of assert_gradients do); `gradcheck_strict = true` fails the spec instead, its warnings in the
+failure text, and makes the warnings of assert_gradients errors that fail their test.
 
 Ini options (pytest.ini, pyproject's [tool.pytest.ini_options], or `-o name=value`) set what
 `gradcheck run` takes as options: gradcheck_rtol, gradcheck_atol, gradcheck_mode,
@@ -26,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from . import defaults
+from .errors import GradcheckWarning  # noqa: F401  (its home was here: `from gradcheck_cli.pytest_plugin import ...`)
 
 SUFFIXES = (".gradcheck.yaml", ".gradcheck.yml")
 SPEC_SUFFIXES = (".yaml", ".yml")  # what a gradcheck_files pattern may add: spec files, not layer files
@@ -106,12 +108,14 @@ def run_options(config: pytest.Config):
     return RunOptions(**chosen)
 
 
-class GradcheckWarning(UserWarning):
-    """A hazard in a layer of a spec that passed (a failing spec lists its warnings in its failure)."""
-
-
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "gradcheck: a gradient check collected from a *.gradcheck.yaml spec")
+    try:
+        strict = _flag(str(config.getini("gradcheck_strict") or "false").strip())
+    except KeyError:
+        strict = False  # a bad value: pytest_sessionstart says so
+    if strict:  # assert_gradients in a test warns where a spec file fails: both fail the test
+        config.addinivalue_line("filterwarnings", "error::gradcheck_cli.errors.GradcheckWarning")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -62,7 +62,7 @@ class Warning:
     `--strict` makes any warning fail the spec."""
 
     layer: int | None
-    kind: str          # a short fixed word: grad_out_modified, output_reused, dtype, global_random, unused, ...
+    kind: str          # a short fixed word: grad_out_modified, output_reused, dtype, global_random, unused, unsearched
     message: str
     node: str | None = None   # graph specs: the node (or input) it is about
 

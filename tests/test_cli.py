@@ -723,9 +723,9 @@ def test_params_that_are_not_a_dict_are_not_silently_skipped(write_spec, write_f
     result, report = run_json(str(path))
     (spec,) = report["specs"]
     assert result.exit_code == 1
-    assert spec["outcome"] == "error"
-    assert spec["error"].startswith("layer 0 (./listy.py:ListParams): ")
-    assert "params" in spec["error"]
+    # a list of parameters is paired by index with the list of gradients, and checked
+    assert spec["outcome"] == "failed"
+    assert [(c["layer"], c["tensor"]) for c in spec["checks"] if c["outcome"] == "failed"] == [(0, "params.0")]
 
 
 def test_a_report_never_overwrites_a_spec_being_checked(tmp_path):

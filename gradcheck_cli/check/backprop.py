@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import LayerError, raised
 from ..model.arrays import not_real_floats
+from ..model.discovery import STATE_KEPT
 from ..model.network import Entry, Network, parameters
 from ..results import Warning
 from ..spec.inputs import is_integer_input
@@ -171,9 +172,7 @@ def backprop(net: Network, x) -> Trace:
             kept = _reuses_output(entry, inputs[-1], y)
             y = y if kept is None else kept
         if _remembers(entry, inputs[-1], y):
-            raise entry.fail("forward gave a different output for the same input after another input "
-                             "(state kept between calls, such as a running statistic?); gradients of such "
-                             "a layer cannot be checked")
+            raise entry.fail(STATE_KEPT)
         _lowers_precision(entry, net, "forward", x, y)
         if y.dtype.itemsize < lowest.itemsize and np.issubdtype(y.dtype, np.floating):
             lowest = y.dtype

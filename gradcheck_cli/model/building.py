@@ -30,7 +30,8 @@ def build_arguments(build, shape, rng) -> tuple:
 
 def cast_params(entry, dtype) -> None:
     raw = getattr(entry.layer, "params", None)
-    if raw is not None and not isinstance(raw, dict):
+    # a list (self.params = [W, b]) is paired by index with its gradients: discovery.settle
+    if raw is not None and not isinstance(raw, (dict, list, tuple)):
         raise entry.fail(f"params is a {type(raw).__name__}; it must be a dict of numpy arrays, "
                          "like {'W': W, 'b': b}")
     params = entry.params()

@@ -15,6 +15,8 @@ from typing import Callable
 from ..errors import LayerError, did_you_mean, where
 from ..spec.inputs import is_integer_input
 
+UPDATE_GUESS = " (an update step, like w -= lr * dw?)"
+
 
 @dataclass(frozen=True)
 class FunctionPair:
@@ -147,8 +149,15 @@ class FunctionLayer:
         return self.pair.forward(*inputs, *leading, **values)
 
     def backward(self, grad_out):
+        import numpy as np
+        kept = [(name, array.copy()) for name, array in self.params.items()]
         result = self.pair.backward(grad_out, self._cache)
         names, backward = list(self._draws), _name(self.pair.backward)
+        for name, values in kept:  # a step w -= lr * dw inside backward: at any later call the weights differ
+            if not np.array_equal(self.params[name], values, equal_nan=True):
+                raise self._fail(f"{backward} changed the values of {name} in place{UPDATE_GUESS}; gradcheck checks "
+                                 "gradients at fixed weights: backward must leave them as they are and return "
+                                 "their gradients")
         expected = "dx, then the gradients of " + ", ".join(names) + ", in the forward's order" if names else ""
         if self._ids:
             return self._ids_backward(result, names, backward)

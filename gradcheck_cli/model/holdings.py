@@ -8,9 +8,10 @@ so ("attr", "layers"), ("item", 0), ("attr", "W") is self.layers[0].W.
 from __future__ import annotations
 
 import inspect
-import sys
 import types
-from typing import Any, Iterator
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -19,60 +20,113 @@ GRADIENT_NAMES = ("d{}", "d_{}", "dL_d{}", "grad_{}", "{}_grad")
 # Dicts (or lists) of parameters, and of their gradients keyed alike: params["W"] -> grads["W"].
 PARAMETER_CONTAINERS = ("params", "parameters", "weights", "param", "variables")
 GRADIENT_CONTAINERS = ("grads", "gradients", "param_grads", "grad")
-# Sublayers within sublayers this deep are still searched; deeper ones are not.
-MAX_DEPTH = 4
+# Sublayers within sublayers this many objects deep are searched, the layer itself counted; the
+# lists and dicts between them do not count (model.stages[0].blocks[0].layers[0].W: 4 objects).
+MAX_DEPTH = 16
+# Lists within dicts within lists ... with no object between them: a guard for the recursion.
+MAX_STEPS = 64
 # A list or dict longer than this is data, not layers or parameters: not searched.
 MAX_ITEMS = 256
+# Objects of the standard library that do its own work and hold no arrays of a layer's: a logger
+# reaches every logger of the process. Any other object with attributes is searched.
+INFRASTRUCTURE = frozenset({
+    "logging", "threading", "_thread", "multiprocessing", "concurrent", "asyncio", "subprocess", "socket",
+    "selectors", "ssl", "io", "_io", "tempfile", "sqlite3", "http", "urllib", "email", "tkinter", "unittest",
+    "importlib", "_frozen_importlib", "_frozen_importlib_external", "zipfile", "tarfile", "weakref",
+    "_weakrefset", "abc", "typing", "enum", "inspect", "ast", "warnings"})
+NOT_SEARCHED = frozenset({"numpy", "builtins", "gradcheck_cli"}) | INFRASTRUCTURE
 
 MISSING = object()
 Place = tuple
 
 
-def floating_arrays(root) -> Iterator[tuple[Place, np.ndarray]]:
-    """Every floating-point ndarray the layer holds, with its place; an array held in two
-    places comes twice. Objects are visited once each (a sublayer pointing back at its
-    parent is not followed round)."""
-    yield from _walk(root, (), 0, set())
+@dataclass
+class Holdings:
+    """What a layer holds: its floating-point arrays and floating-point numbers (Python floats,
+    numpy scalars) by place, an array held in two places under both; and what the search could
+    not look into (a place -> (the value there, why)), so that it is never passed over in silence."""
+
+    arrays: dict = field(default_factory=dict)
+    numbers: dict = field(default_factory=dict)
+    unsearched: dict = field(default_factory=dict)
 
 
-def _walk(value, place: Place, depth: int, seen: set) -> Iterator[tuple[Place, np.ndarray]]:
+def survey(root) -> Holdings:
+    """Every floating-point array and number `root` holds, depth first in attribute order.
+    Each object is searched once, from the shallowest place it is found at (a sublayer pointing
+    back at its parent is not followed round)."""
+    found, depths = Holdings(), {}
+    _walk(root, (), 0, depths, found)
+    # a value cut off on a deep path may have been searched from a shallower one after all
+    found.unsearched = {place: why for place, why in found.unsearched.items() if id(why[0]) not in depths}
+    return found
+
+
+def _walk(value, place: Place, depth: int, depths: dict, found: Holdings) -> None:
     if isinstance(value, np.ndarray):
         if np.issubdtype(value.dtype, np.floating):
-            yield place, value
+            found.arrays[place] = value
         return
-    if id(value) in seen or depth > MAX_DEPTH:
+    if isinstance(value, (float, np.floating)):
+        found.numbers[place] = value
         return
+    is_object = not isinstance(value, (dict, list, tuple, deque))
+    if is_object and not _is_searched_object(value):
+        return
+    deeper = depth + is_object
+    if depths.get(id(value), deeper + 1) <= deeper:
+        return
+    items = _items(value)
+    if deeper > MAX_DEPTH:
+        why = f"deeper than the {MAX_DEPTH} objects searched"
+    elif len(place) >= MAX_STEPS:
+        why = f"deeper than the {MAX_STEPS} steps searched"
+    elif not is_object and len(items) > MAX_ITEMS:
+        why = f"a {type(value).__name__} of {len(items)} items, more than the {MAX_ITEMS} searched"
+    else:
+        why = None
+    if why is not None:
+        if any(_may_hold(item) for _, item in items):
+            found.unsearched.setdefault(place, (value, why))
+        return
+    depths[id(value)] = deeper
+    for step, item in items:
+        _walk(item, place + (step,), deeper, depths, found)
+
+
+def _items(value) -> list[tuple[tuple, Any]]:
     if isinstance(value, dict):
-        seen.add(id(value))
-        if len(value) <= MAX_ITEMS:
-            for key, item in list(value.items()):
-                if isinstance(key, (str, int)) and not isinstance(key, bool):
-                    yield from _walk(item, place + (("item", key),), depth + 1, seen)
-    elif isinstance(value, (list, tuple)):
-        seen.add(id(value))
-        if len(value) <= MAX_ITEMS:
-            for i, item in enumerate(value):
-                yield from _walk(item, place + (("item", i),), depth + 1, seen)
-    elif _is_user_object(value):
-        seen.add(id(value))
-        for name, item in _attributes(value):
-            yield from _walk(item, place + (("attr", name),), depth + 1, seen)
+        return [(("item", key), item) for key, item in list(value.items())
+                if isinstance(key, (str, int)) and not isinstance(key, bool)]
+    if isinstance(value, (list, tuple, deque)):
+        return [(("item", i), item) for i, item in enumerate(value)]
+    return [(("attr", name), item) for name, item in _attributes(value)]
 
 
-def _is_user_object(value) -> bool:
-    """An instance of a class of the user's (a sublayer, an activation object): searched.
-    Modules, classes, functions and the objects of numpy and the standard library are not."""
-    if isinstance(value, (type, types.ModuleType)) or inspect.isroutine(value):
+def _may_hold(value) -> bool:
+    """Whether a value could be or hold a floating-point array (not a number, a string, None:
+    a long list of losses, or a config object deep down, hides no weight)."""
+    if isinstance(value, np.ndarray):
+        return np.issubdtype(value.dtype, np.floating)
+    return isinstance(value, (dict, list, tuple, deque)) and len(value) > 0 or _is_searched_object(value)
+
+
+def _is_searched_object(value) -> bool:
+    """An object with attributes that may hold a layer's arrays (a sublayer, a SimpleNamespace, a
+    dataclass): searched. Modules, classes, functions, numpy's objects and gradcheck's are not."""
+    if isinstance(value, (type, types.ModuleType, bool, int, complex, str, bytes)) or inspect.isroutine(value):
         return False
-    module = (type(value).__module__ or "").partition(".")[0]
-    if module in ("numpy", "builtins", "gradcheck_cli") or module in sys.stdlib_module_names:
+    if (type(value).__module__ or "").partition(".")[0] in NOT_SEARCHED:
         return False
     return hasattr(value, "__dict__") or any(getattr(cls, "__slots__", ()) for cls in type(value).__mro__)
 
 
 def _attributes(value) -> list[tuple[str, Any]]:
     """An object's attributes: its __dict__, and its __slots__ if its class has them."""
-    found = dict(getattr(value, "__dict__", {}))
+    try:
+        found = dict(vars(value))
+    except TypeError:
+        found = {}
     for cls in type(value).__mro__:
         slots = getattr(cls, "__slots__", ())
         for name in [slots] if isinstance(slots, str) else slots:
@@ -98,10 +152,17 @@ def assign(root, place: Place, value) -> None:
     """Put `value` at `place` (the last step's container must exist)."""
     owner = resolve(root, place[:-1])
     kind, key = place[-1]
-    if kind == "attr":
-        setattr(owner, key, value)
-    else:
+    if isinstance(owner, tuple):  # immutable: the tuple is made anew, in the place that holds it
+        items = list(owner)
+        items[key] = value
+        assign(root, place[:-1], type(owner)(*items) if hasattr(owner, "_fields") else type(owner)(items))
+    elif kind == "item":
         owner[key] = value
+    else:
+        try:
+            setattr(owner, key, value)
+        except AttributeError:  # a frozen dataclass
+            object.__setattr__(owner, key, value)
 
 
 def expression(place: Place) -> str:
@@ -116,10 +177,11 @@ def dotted(place: Place) -> str:
 
 def shown_name(place: Place) -> str:
     """The name of a parameter in reports: dotted, without the name of a parameter dict
-    (params["W"] is W, self.layers[0].parameters["W"] is layers.0.W)."""
+    (params["W"] is W, self.layers[0].parameters["W"] is layers.0.W); an entry of a parameter
+    list keeps it (params[0] is params.0)."""
     kept = [str(key) for i, (kind, key) in enumerate(place)
             if not (kind == "attr" and key in PARAMETER_CONTAINERS and i + 1 < len(place)
-                    and place[i + 1][0] == "item")]
+                    and place[i + 1][0] == "item" and isinstance(place[i + 1][1], str))]
     return ".".join(kept)
 
 

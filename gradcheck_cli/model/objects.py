@@ -6,13 +6,16 @@ it is neither a parameter nor declared a constant: a weight whose gradient is ne
 would be a silent pass.
 
 How settle() decides, after build and a first forward (docs: README "Layers as you write them"):
-- arrays that forward assigns anew at every call (self.x = x) are what it keeps for backward:
-  left alone;
+- arrays that forward assigns anew at every call from its input (self.x = x) are what it keeps
+  for backward: left alone; one it rebinds to the same values whatever the input (self.b =
+  self.b.reshape(1, -1)) is state, and as a parameter is put back before every forward;
 - the others are paired with a gradient, by the names in holdings.GRADIENT_NAMES or by
-  `weights:` in the spec; a paired array is a parameter, and checked;
+  `weights:` in the spec; a paired array is a parameter, and checked; a view of one is that one;
 - an unpaired one is perturbed along a random direction: if forward's output moves, forward
   reads it, and it must be declared (a parameter with its gradient, or a constant); if not
-  (a running mean in training mode), it is left alone.
+  (a running mean in training mode), it is left alone; a float with a gradient that forward
+  reads cannot be perturbed in place: an error;
+- what the search could not look into (holdings.MAX_DEPTH, MAX_ITEMS) is a warning naming it.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ import numpy as np
 from ..errors import LayerError, did_you_mean
 from .arrays import EXPECTED, not_real_floats
 from .holdings import MISSING, assign, expression, resolve
+from .probes import pin
 
 FORWARD_NAMES = ("forward", "forward_pass", "__call__")
 BACKWARD_NAMES = ("backward", "backward_pass")
@@ -38,14 +42,18 @@ class Parameters(dict):
         super().__init__()
         self.root = root
         self.places: dict[str, list[tuple]] = {}
+        self.views: dict[str, list[tuple]] = {}   # name -> (place, aliases.View): self.WT = self.W.T
 
-    def adopt(self, name: str, array, places: list[tuple]) -> None:
+    def adopt(self, name: str, array, places: list[tuple], views: list[tuple] = ()) -> None:
         self.places[name] = places
+        self.views[name] = list(views)
         dict.__setitem__(self, name, array)
 
     def __setitem__(self, name, value) -> None:
         for place in self.places[name]:
             assign(self.root, place, value)
+        for place, view in self.views.get(name, ()):
+            assign(self.root, place, view.on(value))
         dict.__setitem__(self, name, value)
 
 
@@ -62,6 +70,7 @@ class ObjectLayer:
         self.params = Parameters(inner)
         self.gradient_of: dict[str, tuple] = {}   # shown name -> place of its gradient
         self.constants: list[tuple] = []          # places of declared constants
+        self.rebound: set[str] = set()            # parameters forward rebinds (self.b = self.b.reshape(1, -1))
         self.make = make            # make(rng) -> the layer, for a constructor that takes arrays
         if make is not None:
             self.build = self._construct
@@ -85,13 +94,15 @@ class ObjectLayer:
         """more: the other inputs of a graph node that takes several."""
         if self.reset_name:  # a fresh pass: what the last one kept would be backpropagated too
             getattr(self.inner, self.reset_name)()
+        for name in self.rebound:  # each call starts from the parameter the checker perturbs
+            pin(self.inner, self.params.places[name], self.params[name])
         # a fresh copy each call: a forward that writes into its keyword arguments cannot
         # change the next call
         return getattr(self.inner, self.forward_name)(x, *more, **copy.deepcopy(self.call))
 
     def backward(self, grad_out):
         self._zero_gradients()
-        kept = [(place, array, array.copy()) for place, array in self._guarded()]
+        kept = [(place, array, np.array(array, copy=True)) for place, array in self._guarded()]
         dx = getattr(self.inner, self.backward_name)(grad_out)
         for place, array, values in kept:
             problem = what_changed(resolve(self.inner, place), array, values)
@@ -117,8 +128,9 @@ class ObjectLayer:
         return grads
 
     def _guarded(self):
-        """The arrays forward reads, which backward must leave as they are."""
-        yield from ((places[0], self.params[name]) for name, places in self.params.places.items())
+        """The arrays forward read, which backward must leave as they are (as forward left them:
+        a parameter it rebinds is another array after every call)."""
+        yield from ((places[0], resolve(self.inner, places[0])) for places in self.params.places.values())
         yield from ((place, resolve(self.inner, place)) for place in self.constants)
 
     def _zero_gradients(self) -> None:
