@@ -75,6 +75,8 @@ def test_a_relu_with_derivative_2_at_0_fails_alone(tmp_path):
     assert result.outcome == "failed" and result.suspect_layer == 1
     assert result.layer_checks[1].wrong_tensors == ["input"]
     assert [lc.outcome for lc in result.layer_checks] == ["passed", "failed", "passed"]
+    # with a suspect nothing is excused: the error flowing down into W stays in the table
+    assert [(c.layer, c.tensor, c.kinks) for c in result.checks if not c.passed] == [(0, "W", 0), (1, "input", 0)]
 
 
 POOL = (2, 2, 4, 4)
@@ -148,6 +150,39 @@ def test_part_of_a_tie_is_bracketed_rather_than_summed():
     assert not check([1.5, 0.0, 1.5, 0.0]).passed          # 3.0: more than the tie can give
 
 
+def _joint(function, analytic, kink_at, size):
+    theta = np.zeros(size)
+    precision = Precision(False, np.dtype(np.float64), Tolerance(1e-6, 1e-9), default_step(np.float64))
+    base = TensorCheck(layer=0, type="pool", tensor="input", shape=(size,), max_abs_error=0.0, max_rel_error=0.0,
+                       worst_index=(0,), analytic=0.0, numeric=0.0, outcome=PASSED, elements=size,
+                       kinks=len(kink_at), checked=size, kink_at=np.asarray(kink_at))
+    return check_ties(base, np.asarray(analytic, dtype=float), theta, lambda: float(np.sum(function(theta))),
+                      lambda: np.atleast_1d(function(theta)), precision)
+
+
+def _overlapping(theta):
+    """Two pooling windows that share θ1, all tied at 0, weighted 1.5 and 0.5."""
+    return np.array([1.5 * max(theta[0], theta[1]), 0.5 * max(theta[1], theta[2])])
+
+
+@pytest.mark.parametrize("analytic, valid", [([1.5, 0.5, 0.0], True), ([0.0, 2.0, 0.0], True),
+                                             ([1.5, 2.0, 0.5], False)])
+def test_overlapping_ties_are_summed_as_one(analytic, valid):
+    """θ0 and θ2 are not coupled (no window holds both): no bracket of all three is asked for,
+    but moved together the three raise both maxima, at rate 2.0: routing each window's gradient
+    to every tied element (4.0 in all) fails on that sum."""
+    assert _joint(_overlapping, analytic, [0, 1, 2], 3).passed is valid
+
+
+def test_part_of_two_overlapping_ties_is_not_bracketed():
+    """Windows {0, 1, 3} (weight 2) and {1, 2, 4} (weight -1), all tied, only 0, 1, 2 sampled.
+    Moved together they raise both maxima upwards only: rates 0 and 1; yet routing window A to
+    θ0 and B to θ4 (valid) puts 2 on them. Not every pair is coupled (0 and 2), so no bracket."""
+    def windows(theta):
+        return np.array([2.0 * max(theta[0], theta[1], theta[3]) - max(theta[1], theta[2], theta[4])])
+    assert _joint(windows, [2.0, 0.0, 0.0, 0.0, -1.0], [0, 1, 2], 5).passed
+
+
 def test_independent_kinks_are_not_summed():
     """A ReLU's kinks side by side (each output its own input) are separable: nothing joint is
     asked of them, whatever valid choice each makes."""
@@ -157,8 +192,9 @@ def test_independent_kinks_are_not_summed():
     base = TensorCheck(layer=0, type="relu", tensor="input", shape=(4,), max_abs_error=0.0, max_rel_error=0.0,
                        worst_index=(0,), analytic=0.0, numeric=0.0, outcome=PASSED, elements=4, kinks=4,
                        checked=4, kink_at=np.arange(4))
-    # a sum of ReLUs into one output: coupled through the output, but still separable
-    result = check_ties(base, weights * np.array([1.0, 0.0, 1.0, 0.0]), theta,
+    # a sum of ReLUs into one output: linked through the output, but separable; derivative 1 at 0
+    # for the second alone sums to -2, below the rates 0 and 2.5 of all four moved together
+    result = check_ties(base, weights * np.array([0.0, 1.0, 0.0, 0.0]), theta,
                         lambda: float(np.sum(weights * np.maximum(theta, 0))),
                         lambda: np.array([np.sum(weights * np.maximum(theta, 0))]), precision)
     assert result.passed
