@@ -31,6 +31,7 @@ from .verdict import NOISE_SAFETY, relative_error
 
 MAX_JOINED = 4096     # kinked elements looked at jointly, at most (the first ones)
 CLIQUE_LIMIT = 16     # a group is bracketed only if all its pairs are coupled: up to this size
+MAX_GROUP = 64        # linked kinked elements looked at jointly in one part
 
 
 def check_ties(check: TensorCheck, analytic: np.ndarray, theta: np.ndarray, evaluate, forward,
@@ -42,14 +43,22 @@ def check_ties(check: TensorCheck, analytic: np.ndarray, theta: np.ndarray, eval
         return check
     joint = _Joint(theta, evaluate, precision)
     failures = []
-    for group in _footprint_groups(kinks, forward, joint):
-        joint.sides.update({i: joint.look((i,), (1.0,)) for i in group})
-        # An element whose kink lies near θ rather than at it has one-sided estimates that depend
-        # on the step: it was judged alone, and is left out of the joint look.
-        for component in _components([i for i in group if joint.sides[i].settled], joint):
-            failure = _judge_group(component, analytic.ravel(), joint)
-            if failure:
-                failures.append(failure)
+    signs = np.random.default_rng(len(kinks)).choice([-1.0, 1.0], MAX_GROUP)
+    for linked in _footprint_groups(kinks, forward, joint):
+        # in parts of at most MAX_GROUP (a tie cut in two is still checked, by parts), so that a
+        # dense layer's many separable kinks cost no more than their number
+        for group in (linked[at:at + MAX_GROUP] for at in range(0, len(linked), MAX_GROUP)):
+            joint.sides.update({i: joint.look((i,), (1.0,)) for i in group})
+            # An element whose kink lies near θ rather than at it has one-sided estimates that
+            # depend on the step: it was judged alone, and is left out of the joint look.
+            group = [i for i in group if joint.sides[i].settled]
+            if len(group) < 2 or not any(joint.not_separable(group, pattern)
+                                         for pattern in ((1.0,) * len(group), tuple(signs[:len(group)]))):
+                continue   # a ReLU's kinks side by side: nothing joint to ask
+            for component in _components(group, joint):
+                failure = _judge_group(component, analytic.ravel(), joint)
+                if failure:
+                    failures.append(failure)
     if not failures:
         return check
     return _failed(check, failures, precision)
@@ -95,17 +104,18 @@ class _Joint:
         """Whether i and j, moved together, change <G, f> otherwise than their moves alone add up to."""
         key = (min(i, j), max(i, j))
         if key not in self.coupling:
-            self.coupling[key] = any(self._not_separable(i, j, signs) for signs in ((1.0, 1.0), (1.0, -1.0)))
+            self.coupling[key] = any(self.not_separable((i, j), signs) for signs in ((1.0, 1.0), (1.0, -1.0)))
         return self.coupling[key]
 
-    def _not_separable(self, i, j, signs) -> bool:
-        sides = self.sides
-        both = self.look((i, j), signs)
-        # alone, element i moved by s·t changes <G, f> at rate right_i·s (s > 0) or left_i·s (s < 0)
-        right = sum((sides[k].right if s > 0 else sides[k].left) * s for k, s in zip((i, j), signs)) / math.sqrt(2)
-        left = sum((sides[k].left if s > 0 else sides[k].right) * s for k, s in zip((i, j), signs)) / math.sqrt(2)
-        slack = self.slack(both, sides[i], sides[j])
-        return abs(both.right - right) > slack or abs(both.left - left) > slack
+    def not_separable(self, elements, signs) -> bool:
+        """Moved together along signs/√k, the elements change <G, f> otherwise than alone: each
+        moved by s·t alone changes it at rate right·s (s > 0) or left·s (s < 0)."""
+        together, sides = self.look(tuple(elements), signs), [self.sides[i] for i in elements]
+        root = math.sqrt(len(elements))
+        right = sum((c.right if s > 0 else c.left) * s for c, s in zip(sides, signs)) / root
+        left = sum((c.left if s > 0 else c.right) * s for c, s in zip(sides, signs)) / root
+        slack = self.slack(together, *sides)
+        return abs(together.right - right) > slack or abs(together.left - left) > slack
 
 
 def _footprint_groups(kinks: list[int], forward, joint: _Joint) -> list[list[int]]:

@@ -114,15 +114,16 @@ def judge(analytic: np.ndarray, numeric: np.ndarray, tol: Tolerance, analytic_no
         plain_allowed = smooth_allowed if settled else _allowed(value, closer.richardson, tol, noise[idx])
         excess[idx] = abs(value - closer.richardson) / plain_allowed
     if bends is not None:
-        _count_matching_kinks(a, n, tol, noise, allowed, excess, kink, np.ravel(bends), look, shape)
+        # matching now, noise included (a tie's G/2 can be off by rounding at first), and not a kink yet
+        _count_matching_kinks(a, tol, noise, allowed, (excess <= 1.0) & ~kink, kink, np.ravel(bends), look, shape)
     abs_error = np.abs(a - n)
     rel_error = relative_error(a, n, tol)
     return ElementVerdicts(*(v.reshape(shape) for v in (abs_error, rel_error, excess, excess > 1.0, kink, n)))
 
 
-def _count_matching_kinks(a, n, tol, noise, allowed, excess, kink, bends, look, shape) -> None:
+def _count_matching_kinks(a, tol, noise, allowed, matching, kink, bends, look, shape) -> None:
     """Marks the matching elements that sit on a kink (their verdict stays: they match)."""
-    for flat in np.flatnonzero((excess <= 1.0) & (bends > KINK_SCREEN * allowed)):
+    for flat in np.flatnonzero(matching & (bends > KINK_SCREEN * allowed)):
         closer: CloserLook = look(np.unravel_index(flat, shape), 1.0)
         low, high = sorted((closer.left, closer.right))
         if high - low > _allowed(a[flat], high, tol, noise[flat] + NOISE_SAFETY * closer.noise):
