@@ -29,6 +29,7 @@ class TensorCheck:
     hint: str | None = None    # a likely cause, when the numbers point at one
     node: str | None = None    # graph specs: the node whose output or parameter this is ("h", "loss")
     rel_errors: Any = field(default=None, repr=False)  # per element, for the heatmap
+    kink_at: Any = field(default=None, repr=False)     # flat indices of the elements accepted as kinks
 
     @property
     def passed(self) -> bool:

@@ -109,7 +109,7 @@ CASES = [
         layers:
           - {type: linear, out: 2, bais: false}
         """, "spec.yaml:3: layers[0].bais: unknown option for linear (did you mean 'bias'?); "
-             "expected one of: out, bias"),
+             "expected one of: out, bias, init"),
     ("option_for_layer_without_options", """
         input: [4, 3]
         layers:

@@ -71,12 +71,20 @@ def check_network(net: Network, precision: Precision, trace: Trace, shadow_trace
     """Every layer's input gradient and every parameter gradient, through the whole network.
     `straightforward`: one perturbation and one whole forward at a time (the reference the
     stacked engine must agree with; for tests and benchmarks)."""
-    return [check_job(job, precision, mode, np.random.default_rng([seed, job.layer, sum(map(ord, job.name))]),
-                      straightforward) for job in tensor_jobs(net, precision, trace, shadow_trace)]
+    return [check_job(job, precision, mode, job_rng(job, seed), straightforward)
+            for job in tensor_jobs(net, precision, trace, shadow_trace)]
 
 
-def check_job(job: TensorJob, precision: Precision, mode: Mode, rng, straightforward: bool = False) -> TensorCheck:
-    """One tensor, in the mode's way: every scalar, a sample of them, or random directions."""
+def job_rng(job: TensorJob, seed: int):
+    """The draws of one tensor's check (its sample, its directions): the same on a second look."""
+    return np.random.default_rng([seed, job.layer, sum(map(ord, job.name))])
+
+
+def check_job(job: TensorJob, precision: Precision, mode: Mode, rng, straightforward: bool = False,
+              crosses_kink=None) -> TensorCheck:
+    """One tensor, in the mode's way: every scalar, a sample of them, or random directions.
+    `crosses_kink(index)`: see verdict.judge (the coordinates' check only: a direction that
+    crosses a kink is never judged, its tensor is checked by coordinates instead)."""
     if mode.name == "fast":
         check = check_tensor_directions(job, precision, rng, mode.directions)
         if not check.kinks:
@@ -89,7 +97,8 @@ def check_job(job: TensorJob, precision: Precision, mode: Mode, rng, straightfor
     else:
         sample = None
     return check_tensor(job.layer, job.type, job.name, job.analytic, job.theta, job.evaluate, precision,
-                        job.noise, None if straightforward else job.losses_of, job.stack_size, sample)
+                        job.noise, None if straightforward else job.losses_of, job.stack_size, sample,
+                        crosses_kink=crosses_kink)
 
 
 def _noise(low_precision, high_precision):

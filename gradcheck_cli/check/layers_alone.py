@@ -1,14 +1,21 @@
 """Each top-level layer alone: its backward(G) against the central difference of <G, f(x)>
-for a fixed random G. The first layer that fails alone is the suspect."""
+for a fixed random G. The first layer that fails alone is the suspect. Elements at a kink are
+also checked jointly (check/ties.py): at a tie, each alone can pass where together they cannot.
+
+A residual layer alone is itself a composition (its branch): where it fails alone, its branch's
+layers are checked alone in turn, and if each passes, a mismatch whose move crosses a kink
+inside one of them is a kink, as for the whole network (check/composition.py)."""
 from __future__ import annotations
 
 import numpy as np
 
 from .backprop import Trace
+from .composition import KinkFinder
 from .jobs import TensorJob, check_job
-from ..model.network import Network, parameters
+from ..model.network import Entry, Network, parameters
 from .precision import Mode, Precision
-from ..results import FAILED, PASSED, LayerCheck
+from ..results import FAILED, PASSED, LayerCheck, TensorCheck
+from .ties import check_ties
 
 
 def check_layers_alone(net: Network, trace: Trace, precision: Precision, seed: int,
@@ -19,19 +26,46 @@ def check_layers_alone(net: Network, trace: Trace, precision: Precision, seed: i
     for k, entry in enumerate(net.stack.entries):
         x = trace.inputs[k]
         x = x.copy() if entry.integer_input else x.astype(precision.numeric_dtype, copy=True)  # ids stay ids
-        y = entry.forward(x.copy())
-        weights = np.random.default_rng([seed, k]).standard_normal(y.shape)
-        dx = entry.backward(weights.astype(y.dtype), x.shape)
-        grads = {shown: owner.param_grads()[key] for shown, owner, key in parameters(entry)}
-
-        def evaluate(entry=entry, x=x, weights=weights):
-            return float(np.sum(weights * entry.forward(x).astype(np.float64)))
-
-        alone = dict(evaluate=evaluate, losses_of=None, stack_size=1, noise=0.0, twin=None)  # one call each
-        jobs = [] if entry.integer_input else [TensorJob(k, entry.type, "input", dx, x, **alone)]
-        jobs += [TensorJob(k, entry.type, shown, grads[shown], owner.params()[key], **alone)
-                 for shown, owner, key in parameters(entry)]
-        checks = [check_job(job, precision, mode, np.random.default_rng([seed, k, sum(map(ord, job.name)), 1]))
-                  for job in jobs]
+        checks = _alone(entry, k, x, precision, mode, [seed, k])
         results.append(LayerCheck(k, entry.type, PASSED if all(c.passed for c in checks) else FAILED, checks))
     return results
+
+
+def _alone(entry: Entry, k: int, x: np.ndarray, precision: Precision, mode: Mode, key: list[int]) -> list[TensorCheck]:
+    """One layer's input and parameter gradients alone; `key` seeds G and the mode's draws."""
+    y = entry.forward(x.copy())
+    weights = np.random.default_rng(key).standard_normal(y.shape)
+    dx = entry.backward(weights.astype(y.dtype), x.shape)
+    grads = {shown: owner.param_grads()[key_] for shown, owner, key_ in parameters(entry)}
+
+    def evaluate(entry=entry, x=x, weights=weights):
+        return float(np.sum(weights * entry.forward(x).astype(np.float64)))
+
+    alone = dict(evaluate=evaluate, losses_of=None, stack_size=1, noise=0.0, twin=None)  # one call each
+    jobs = [] if entry.integer_input else [TensorJob(k, entry.type, "input", dx, x, **alone)]  # ids: no gradient
+    jobs += [TensorJob(k, entry.type, shown, grads[shown], owner.params()[key_], **alone)
+             for shown, owner, key_ in parameters(entry)]
+
+    def draws(job):
+        return np.random.default_rng(key + [sum(map(ord, job.name)), 1])
+
+    checks = [check_job(job, precision, mode, draws(job)) for job in jobs]
+    checks = [check_ties(check, job.analytic, job.theta, job.evaluate, lambda: entry.forward(x), precision)
+              if check.kinks else check for check, job in zip(checks, jobs)]
+    if entry.branch is None or all(c.passed for c in checks):
+        return checks
+    # a residual: its branch's layers alone, each from the input the branch gives it
+    branch, inputs = entry.branch.entries, [x]
+    for sub in branch[:-1]:
+        inputs.append(np.array(sub.forward(inputs[-1]), copy=True))
+    if not all(c.passed for j, sub in enumerate(branch) for c in _alone(sub, j, inputs[j], precision, mode, key + [j])):
+        return checks
+    finder = KinkFinder(branch, inputs, precision, key)
+
+    def crosses(job, where) -> bool:
+        h = precision.step * max(1.0, abs(float(job.theta[where])))
+        return finder.count_entering(job.name, job.theta, where, h) >= 2
+
+    return [check if check.passed else check_job(job, precision, mode, draws(job),
+                                                 crosses_kink=lambda where, job=job: crosses(job, where))
+            for check, job in zip(checks, jobs)]

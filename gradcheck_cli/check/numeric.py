@@ -23,9 +23,11 @@ def _shift(theta, idx, old, delta) -> float:
     return float(theta[idx]) - float(old)
 
 
-def central_differences(evaluate, theta: np.ndarray, step: float, indices: np.ndarray | None = None) -> np.ndarray:
+def central_differences(evaluate, theta: np.ndarray, step: float, indices: np.ndarray | None = None,
+                        sums: np.ndarray | None = None) -> np.ndarray:
     """(L(θ+h) - L(θ-h)) / 2h for every element, with h = step·max(1, |θ|). With `indices`
-    (flat), only those elements, as a 1-D array in their order."""
+    (flat), only those elements, as a 1-D array in their order. `sums`, shaped like the result,
+    receives L(θ+h) + L(θ-h): with L(θ), the second difference, large where a kink is within h."""
     if indices is None:
         chosen, numeric = np.ndindex(theta.shape), np.empty(theta.shape, dtype=np.float64)
     else:
@@ -42,6 +44,8 @@ def central_differences(evaluate, theta: np.ndarray, step: float, indices: np.nd
         finally:
             theta[idx] = old
         numeric[idx if indices is None else at] = (loss_up - loss_down) / (up - down)
+        if sums is not None:
+            sums[idx if indices is None else at] = loss_up + loss_down
     return numeric
 
 
@@ -60,10 +64,10 @@ def steps_taken(values: np.ndarray, step: float, dtype) -> tuple[np.ndarray, np.
 
 
 def central_differences_stacked(losses_of, theta: np.ndarray, step: float, stack_size: int,
-                                indices: np.ndarray | None = None) -> np.ndarray:
+                                indices: np.ndarray | None = None, sums: np.ndarray | None = None) -> np.ndarray:
     """The same central differences as `central_differences`, many elements per call:
     `losses_of(flat_indices, deltas)` returns L with theta.flat[i] moved by each delta.
-    With `indices` (flat), only those elements, as a 1-D array in their order."""
+    With `indices` (flat), only those elements, as a 1-D array in their order; `sums` as there."""
     _keep_freed_arrays_in_the_heap()
     chosen = np.arange(theta.size) if indices is None else np.asarray(indices)
     up, down = steps_taken(theta.ravel()[chosen], step, theta.dtype)
@@ -75,6 +79,8 @@ def central_differences_stacked(losses_of, theta: np.ndarray, step: float, stack
         idx = chosen[part]
         losses = losses_of(np.concatenate([idx, idx]), np.concatenate([up[part], down[part]]))
         numeric[part] = (losses[: len(idx)] - losses[len(idx):]) / (up[part] - down[part])
+        if sums is not None:
+            sums.reshape(-1)[part] = losses[: len(idx)] + losses[len(idx):]
 
     workers = min(len(parts), os.cpu_count() or 1, MAX_THREADS)
     if workers > 1 and getattr(losses_of, "thread_safe", False):

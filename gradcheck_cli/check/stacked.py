@@ -89,6 +89,7 @@ def input_losses(net: Network, k: int, x: np.ndarray, outputs: list[np.ndarray])
         return net.loss.values(run_stack(net, k, xs, outputs))
 
     losses_of.thread_safe = _thread_safe(net.stack.entries[k:])
+    losses_of.row_parts = rows_only   # only the moved row's part of L: no L(θ) to compare them with
     return losses_of, rows_only
 
 

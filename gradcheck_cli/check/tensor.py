@@ -18,15 +18,16 @@ if TYPE_CHECKING:
 
 
 def check_tensor(layer: int, type_: str, tensor: str, analytic, theta, evaluate, precision: Precision,
-                 analytic_noise=0.0, losses_of=None, stack_size: int = 1, sample: np.ndarray | None = None
-                 ) -> TensorCheck:
+                 analytic_noise=0.0, losses_of=None, stack_size: int = 1, sample: np.ndarray | None = None,
+                 crosses_kink=None) -> TensorCheck:
     """Compare one tensor's analytic gradient with finite differences of evaluate() over theta
     (or of `losses_of`, the same function evaluated for many perturbations per call).
-    `sample`: flat indices of the only elements to check."""
+    `sample`: flat indices of the only elements to check. `crosses_kink(index)`: see verdict.judge."""
+    sums = np.empty(theta.shape if sample is None else len(sample), dtype=np.float64)
     if losses_of is None:
-        numeric = central_differences(evaluate, theta, precision.step, sample)
+        numeric = central_differences(evaluate, theta, precision.step, sample, sums=sums)
     else:
-        numeric = central_differences_stacked(losses_of, theta, precision.step, stack_size, sample)
+        numeric = central_differences_stacked(losses_of, theta, precision.step, stack_size, sample, sums=sums)
     if not np.all(np.isfinite(numeric)):
         where = int(np.argwhere(~np.isfinite(numeric.ravel()))[0][0])
         idx = np.unravel_index(where if sample is None else int(sample[where]), theta.shape)
@@ -45,7 +46,12 @@ def check_tensor(layer: int, type_: str, tensor: str, analytic, theta, evaluate,
 
     loss_here = evaluate()
     eps = float(np.finfo(precision.numeric_dtype).eps)
-    verdicts = judge(chosen, numeric, precision.tolerance, noise, look)
+    kink_test = None if crosses_kink is None else (lambda idx: crosses_kink(full_index(idx)))
+    chosen_theta = theta.astype(np.float64).ravel() if sample is None else theta.astype(np.float64).ravel()[sample]
+    steps = precision.step * np.maximum(1.0, np.abs(chosen_theta)).reshape(np.shape(sums))
+    # L(θ±h) + ... - 2L(θ): not where the engine computes only a row's part of L (a screen, not a verdict)
+    bends = None if getattr(losses_of, "row_parts", False) else np.abs(sums - 2.0 * loss_here) / steps
+    verdicts = judge(chosen, numeric, precision.tolerance, noise, look, crosses_kink=kink_test, bends=bends)
     mismatches = int(verdicts.mismatch.sum())
     hint = None
     if mismatches and tensor != "input" and not np.any(numeric) and np.any(chosen):
@@ -53,7 +59,13 @@ def check_tensor(layer: int, type_: str, tensor: str, analytic, theta, evaluate,
                 "read self.params at every call? The checker perturbs the array in the params dict in place")
     return _summary(layer, type_, tensor, analytic.shape, chosen, verdicts,
                     lambda flat: full_index(np.unravel_index(flat, chosen.shape)),
-                    rel_errors=verdicts.rel_error if sample is None else None, checked=int(chosen.size), hint=hint)
+                    rel_errors=verdicts.rel_error if sample is None else None, checked=int(chosen.size), hint=hint,
+                    kink_at=_full_flat(np.flatnonzero(verdicts.kink), sample))
+
+
+def _full_flat(flat: np.ndarray, sample: np.ndarray | None) -> np.ndarray:
+    """Flat indices into the whole tensor (the check of the kinks' tied sets needs them)."""
+    return flat if sample is None else np.asarray(sample)[flat]
 
 
 def _summary(layer, type_, tensor, shape, analytic, verdicts: ElementVerdicts, index_of, **extra) -> TensorCheck:

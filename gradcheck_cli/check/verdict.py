@@ -5,7 +5,10 @@ an element that does not match gets a closer look (numeric.closer_look) and is t
  - as noise, if the Richardson estimate matches within the finite difference's own error, or
  - as a kink, if a lies between the one-sided derivatives from below and above, which
    differ (a non-differentiable point within h: ReLU at 0, ties of a max, |x| at 0).
-Everything else is a mismatch, and one mismatch fails the tensor.
+Everything else is a mismatch, and one mismatch fails the tensor. In a network whose every
+layer passed alone, a mismatch whose perturbation crosses a kink inside some layer is a kink
+too (`crosses_kink`, decided by check/composition.py): the composite's one-sided derivatives
+there need not bracket a chain of valid local choices.
 
 The noise test needs estimates at h and h/2 that agree (the closer look is `settled`): near a
 kink they differ by as much as the derivative itself, and "within the error" would accept
@@ -32,6 +35,9 @@ class Tolerance:
 DEFAULT_TOLERANCES = {key: Tolerance(rtol, atol) for key, (rtol, atol) in TOLERANCES.items()}
 NOISE_SAFETY = 4.0  # accept a discrepancy up to this many times the estimated numeric error
 FINER = 1.0 / 64.0  # step of the second closer look, relative to the first
+# A matching element gets a closer look too when its one-sided slopes (L(θ±h) - L(θ)) / h differ
+# by this many times its allowance: a smooth L's differ by L''·h, a kink's by the jump itself.
+KINK_SCREEN = 1000.0
 
 
 @dataclass
@@ -59,12 +65,18 @@ def _allowed(a, n, tol: Tolerance, noise):
 
 
 def judge(analytic: np.ndarray, numeric: np.ndarray, tol: Tolerance, analytic_noise,
-          look, kinks_inconclusive: bool = False) -> ElementVerdicts:
+          look, kinks_inconclusive: bool = False, crosses_kink=None, bends=None) -> ElementVerdicts:
     """`look(idx, scale) -> CloserLook` re-examines one element with steps scale·h; called only
     for disagreeing ones.
     `analytic_noise`: known rounding error of the analytic side (float32 vs its float64 twin).
     `kinks_inconclusive`: for directional derivatives, where a direction crossing several kinks
-    has one-sided derivatives that need not bracket <g, v>: such an element is not judged."""
+    has one-sided derivatives that need not bracket <g, v>: such an element is not judged.
+    `crosses_kink(idx) -> bool`: asked only about an element that is a mismatch otherwise.
+    `bends`: per element, |L(θ+h) - 2L(θ) + L(θ-h)| / h. A matching element whose bend is large
+    is looked at again and counted as a kink if it sits on one: a backward that gives each
+    tied entry of a max the central difference (G/2) matches them one by one, and only the
+    joint check of a layer alone at its kinks (check/ties.py) sees that together they get too
+    much; that check runs where kinks were counted."""
     shape = np.shape(analytic)
     a = np.asarray(analytic, dtype=np.float64).ravel()     # flat, so a 0-d parameter works too
     n = np.asarray(numeric, dtype=np.float64).ravel().copy()
@@ -92,10 +104,27 @@ def judge(analytic: np.ndarray, numeric: np.ndarray, tol: Tolerance, analytic_no
             n[idx] = value  # a valid subgradient; report it as matching
             excess[idx] = 0.0
             continue
+        if crosses_kink is not None and crosses_kink(where):
+            kink[idx] = True
+            n[idx] = value  # each layer's choice at its kink was checked alone; report it as matching
+            excess[idx] = 0.0
+            continue
         n[idx] = closer.richardson
         # Unsettled, the estimates' disagreement is no error bar: it would excuse anything.
         plain_allowed = smooth_allowed if settled else _allowed(value, closer.richardson, tol, noise[idx])
         excess[idx] = abs(value - closer.richardson) / plain_allowed
+    if bends is not None:
+        # matching now, noise included (a tie's G/2 can be off by rounding at first), and not a kink yet
+        _count_matching_kinks(a, tol, noise, allowed, (excess <= 1.0) & ~kink, kink, np.ravel(bends), look, shape)
     abs_error = np.abs(a - n)
     rel_error = relative_error(a, n, tol)
     return ElementVerdicts(*(v.reshape(shape) for v in (abs_error, rel_error, excess, excess > 1.0, kink, n)))
+
+
+def _count_matching_kinks(a, tol, noise, allowed, matching, kink, bends, look, shape) -> None:
+    """Marks the matching elements that sit on a kink (their verdict stays: they match)."""
+    for flat in np.flatnonzero(matching & (bends > KINK_SCREEN * allowed)):
+        closer: CloserLook = look(np.unravel_index(flat, shape), 1.0)
+        low, high = sorted((closer.left, closer.right))
+        if high - low > _allowed(a[flat], high, tol, noise[flat] + NOISE_SAFETY * closer.noise):
+            kink[flat] = True

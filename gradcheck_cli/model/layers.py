@@ -36,13 +36,16 @@ class Linear(Builtin):
     """Y = X W + b.   X: (N, m), W: (m, n), b: (n,) -> Y: (N, n)."""
 
 
-    def __init__(self, out, bias=True):
+    def __init__(self, out, bias=True, init="normal"):
         super().__init__()
-        self.out, self.bias = out, bias
+        self.out, self.bias, self.init = out, bias, init
 
     def build(self, input_shape, rng):
         m = input_shape[-1]
-        self.params["W"] = rng.standard_normal((m, self.out)) / math.sqrt(m)
+        # init: normal, W ~ N(0, 1/m); init: zeros, W = 0 (a last layer's or an adapter's start:
+        # without a bias every output is then exactly 0, on the kink of a ReLU after it)
+        self.params["W"] = np.zeros((m, self.out)) if self.init == "zeros" else \
+            rng.standard_normal((m, self.out)) / math.sqrt(m)
         if self.bias:
             self.params["b"] = 0.1 * rng.standard_normal(self.out)
 

@@ -34,6 +34,8 @@ LAYERS = _table(
     Builtin("linear", "layers:Linear", "Y = X W + b.   X: (N, m), W: (m, n), b: (n,) -> Y: (N, n).", {
         "out": Option("positive_int", doc="number of output features n"),
         "bias": Option("bool", True, doc="add a learnable bias b"),
+        "init": Option("string", "normal", choices=("normal", "zeros"),
+                       doc="W ~ N(0, 1/m), or W = 0 (with bias: false every output is then exactly 0)"),
     }),
     Builtin("sigmoid", "layers:Sigmoid", "σ(x) = 1 / (1 + e^-x);  σ' = σ (1 - σ)."),
     Builtin("tanh", "layers:Tanh", "tanh(x);  tanh' = 1 - tanh²."),
