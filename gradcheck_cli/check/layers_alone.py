@@ -6,6 +6,7 @@ import numpy as np
 
 from .backprop import Trace
 from .jobs import TensorJob, check_job
+from .layer_probe import diagnose_layer
 from ..model.network import Network, parameters
 from .precision import Mode, Precision
 from ..results import FAILED, PASSED, LayerCheck
@@ -32,5 +33,8 @@ def check_layers_alone(net: Network, trace: Trace, precision: Precision, seed: i
                  for shown, owner, key in parameters(entry)]
         checks = [check_job(job, precision, mode, np.random.default_rng([seed, k, sum(map(ord, job.name)), 1]))
                   for job in jobs]
+        layer_spec = net.spec.layers[k] if k < len(net.spec.layers) else None
+        diagnose_layer(entry, layer_spec, x, weights.astype(y.dtype), jobs, checks, precision, mode,
+                       np.random.default_rng([seed, k, 2]))
         results.append(LayerCheck(k, entry.type, PASSED if all(c.passed for c in checks) else FAILED, checks))
     return results

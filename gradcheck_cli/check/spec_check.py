@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from .. import defaults
 from .backprop import Trace, backprop
 from .jobs import check_network
+from .layer_probe import share_diagnoses
 from .layers_alone import check_layers_alone
 from .precision import FLOAT64, Mode, Precision, choose_precision
 from .taylor import taylor_order
@@ -93,6 +94,7 @@ def check_built(net: Network, settings: Settings) -> Findings:
         findings.outcome = FAILED
         findings.layer_checks = check_layers_alone(net, numeric_trace, _alone(precision, settings), settings.seed,
                                                    mode)
+    share_diagnoses(findings.checks, findings.layer_checks)
     wrong = [lc.layer for lc in findings.layer_checks if lc.outcome != PASSED]
     findings.suspect_layer = wrong[0] if wrong else None
     return findings

@@ -46,14 +46,12 @@ def check_tensor(layer: int, type_: str, tensor: str, analytic, theta, evaluate,
     loss_here = evaluate()
     eps = float(np.finfo(precision.numeric_dtype).eps)
     verdicts = judge(chosen, numeric, precision.tolerance, noise, look)
-    mismatches = int(verdicts.mismatch.sum())
-    hint = None
-    if mismatches and tensor != "input" and not np.any(numeric) and np.any(chosen):
-        hint = (f"moving params[{tensor.rpartition('.')[2]!r}] does not change the loss at all: does forward "
-                "read self.params at every call? The checker perturbs the array in the params dict in place")
+    # A failed tensor keeps its numbers, for the diagnosis of what kind of mistake it is.
+    compared = (verdicts.numeric, verdicts.mismatch, sample) if verdicts.mismatch.any() else None
     return _summary(layer, type_, tensor, analytic.shape, chosen, verdicts,
                     lambda flat: full_index(np.unravel_index(flat, chosen.shape)),
-                    rel_errors=verdicts.rel_error if sample is None else None, checked=int(chosen.size), hint=hint)
+                    rel_errors=verdicts.rel_error if sample is None else None, checked=int(chosen.size),
+                    compared=compared)
 
 
 def _summary(layer, type_, tensor, shape, analytic, verdicts: ElementVerdicts, index_of, **extra) -> TensorCheck:

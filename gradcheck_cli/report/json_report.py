@@ -2,6 +2,7 @@
 added, none renamed. Written to a temporary file and renamed, so a reader never sees half."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -34,7 +35,7 @@ def tensor_dict(check: TensorCheck) -> dict:
         "checked": check.checked,
         "coverage": round(check.checked / check.elements, 6) if check.elements and not check.directions else None,
         "directions": check.directions or None,
-        "hint": check.hint,
+        "diagnosis": None if check.diagnosis is None else dataclasses.asdict(check.diagnosis),
     }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from html import escape
 
 from .console import short_type
-from .wording import shape_text, suspect_line, what_is_off
+from .wording import diagnosis_lines, shape_text, suspect_line, what_is_off
 from ..results import ERROR, FAILED, PASSED, SpecResult, TensorCheck
 
 COLORS = {PASSED: "#1a7f37", FAILED: "#cf222e", ERROR: "#8250df"}
@@ -70,11 +70,10 @@ def spec_html(result: SpecResult) -> str:
         if not check.passed:
             html.append(_line(f"layer {check.layer} ({check.type}) {check.tensor}: {what_is_off(check)}",
                               COLORS[FAILED]))
-            if check.hint:
-                html.append(_line(f"hint: {check.hint}", KINK_COLOR))
     suspect = suspect_line(result)
     if suspect:
         html.append(f'<p style="margin:2px 0"><b>→ {escape(suspect)}</b></p>')
+    html += [_line(likely, KINK_COLOR) for likely in diagnosis_lines(result)]
     for warning in result.warnings:
         where = f"layer {warning.layer} " if warning.layer is not None else ""
         html.append(_line(f"warning: {where}({warning.kind}): {warning.message}", KINK_COLOR))
