@@ -5,7 +5,9 @@ Each fingerprint is a hypothesis about the analytic side, tested on every compar
 the check's own tolerance (FIT times its allowance). The first one that fits them all is the
 diagnosis; when none does, there is none: a wrong kind would mislead more than silence.
 
-KINDS, in the order they are tried (the more specific and the less likely to fit by chance first):
+KINDS, in the order they are tried (the more specific and the less likely to fit by chance first;
+an analytic gradient that is all zeros is `zero` at once, and `transpose` is tried on the array
+itself early, on each row's Jacobian after `partial`):
 """
 from __future__ import annotations
 
@@ -28,12 +30,12 @@ KINDS = {
     "transpose": "the analytic gradient is the numeric one transposed, or backward applies the transposed "
                  "Jacobian (a square weight used without .T)",
     "skip_missing": "numeric - analytic = grad_out: the identity path of y = x + f(x) is missing",
-    "diagonal_only": "backward keeps only the diagonal of each row's Jacobian (softmax without its -y·sum(g·y))",
     "branch": "wrong only where the layer's input is negative (or only where positive), or off by a different "
               "constant on each side: a bug in one branch of a piecewise function",
     "partial": "wrong only on some rows, columns, channels or time steps (and right on the others), or "
                "backward ignores the upstream gradient of some rows: one sample only, a loop that stops early, "
                "backpropagation through time cut short",
+    "diagonal_only": "backward keeps only the diagonal of each row's Jacobian (softmax without its -y·sum(g·y))",
     "zero": "analytic is 0 where the numeric gradient is not: a gradient never set, a path missing",
     "passthrough": "backward returns grad_out unchanged: the layer's own derivative is missing",
 }

@@ -11,6 +11,7 @@ from .diagnosis import FIT, Evidence, _found, _same, same_shape_as_output
 MAX_ROW_WIDTH = 256     # the per-row Jacobian is probed when a row of x and of y has at most this many entries
 MAX_ROWS_PROBED = 64    # rows of the upstream gradient zeroed one at a time
 ROWS_FOR_JACOBIAN = 2   # rows whose Jacobian is measured (those with the most errors)
+PROBE_BUDGET = 50_000_000  # at most this many input scalars through the layer's calls, per probe
 DENSE = 0.9             # a slice counts as wrong when this share of its informative elements is off
 SIDE_MINIMUM = 3        # elements needed on each side of 0 to speak of a branch
 
@@ -73,7 +74,7 @@ def _what_there(ev: Evidence, wrong: np.ndarray) -> str:
 
 def partial_rows_ignored(ev: Evidence) -> Diagnosis | None:
     rows = ev.upstream.shape[0]
-    if ev.probe is None or not 2 <= rows <= MAX_ROWS_PROBED:
+    if ev.probe is None or not 2 <= rows <= MAX_ROWS_PROBED or rows * ev.x.size > PROBE_BUDGET:
         return None
     ignored = []
     for r in range(rows):
@@ -133,9 +134,10 @@ def row_jacobian_kinds(ev: Evidence) -> Diagnosis | None:
     """diagonal_only or transpose: dx of a row against its numeric Jacobian J (∂y_i/∂x_j), for the
     rows with the most errors: the right dx is grad_out·J; grad_out ⊙ diag(J) keeps only the
     diagonal; J·grad_out applies the transpose."""
-    if not same_shape_as_output(ev) or ev.probe is None or ev.analytic[0].size > MAX_ROW_WIDTH:
-        return None
     width = ev.analytic[0].size
+    if not same_shape_as_output(ev) or ev.probe is None or width > MAX_ROW_WIDTH or \
+            2 * ROWS_FOR_JACOBIAN * width * ev.x.size > PROBE_BUDGET:
+        return None
     rows = ev.where[ev.mismatch] // width
     counts = np.bincount(rows, minlength=ev.analytic.shape[0])
     chosen = [int(r) for r in np.argsort(-counts, kind="stable")[:ROWS_FOR_JACOBIAN] if counts[r] >= 2]
