@@ -8,6 +8,15 @@ PASSED, FAILED, ERROR = "passed", "failed", "error"
 
 
 @dataclass
+class Diagnosis:
+    """What kind of mistake a failed tensor's pattern points at (check/diagnosis.py lists the kinds)."""
+
+    kind: str          # factor, sign, transpose, forward, ... (diagnosis.KINDS)
+    detail: str        # what was seen, and the likely slip, in one sentence
+    confidence: float  # in [0, 1]
+
+
+@dataclass
 class TensorCheck:
     """One tensor's analytic gradient against its numeric one."""
 
@@ -26,10 +35,13 @@ class TensorCheck:
     kinks: int = 0
     checked: int = 0           # elements (or directions) actually compared; < elements when sampled
     directions: int = 0        # fast mode: random directions instead of elements
-    hint: str | None = None    # a likely cause, when the numbers point at one
     node: str | None = None    # graph specs: the node whose output or parameter this is ("h", "loss")
     rel_errors: Any = field(default=None, repr=False)  # per element, for the heatmap
     kink_at: Any = field(default=None, repr=False)     # flat indices of the elements accepted as kinks
+    hint: str | None = None    # why a tensor failed where the numbers alone do not say (a tie: check/ties.py)
+    diagnosis: Diagnosis | None = None  # a failed tensor of a layer checked alone: the likely kind of mistake
+    # a failed tensor: (numeric values, mismatch flags, compared flat indices or None for all), for the diagnosis
+    compared: Any = field(default=None, repr=False)
 
     @property
     def passed(self) -> bool:

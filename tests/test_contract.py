@@ -56,7 +56,8 @@ def test_an_alias_of_a_parameter_sees_the_perturbations(write_file, write_spec, 
     assert [c["tensor"] for c in report["specs"][0]["checks"] if c["layer"] == 0] == ["input", "W"]
 
 
-def test_a_parameter_forward_never_reads_gets_a_hint(write_file, write_spec, run_json):
+def test_a_parameter_forward_never_reads_is_blamed_on_forward(write_file, write_spec, run_json):
+    """The `forward` diagnosis: moving W changes nothing, so forward, not backward, is wrong."""
     write_file("alias.py", ALIAS)
     path = write_spec("""
         input: [4, 3]
@@ -68,8 +69,10 @@ def test_a_parameter_forward_never_reads_gets_a_hint(write_file, write_spec, run
     assert result.exit_code == 1
     (w,) = [c for c in report["specs"][0]["checks"] if c["tensor"] == "W"]
     assert w["outcome"] == "failed" and w["numeric"] == 0.0
-    assert w["hint"].startswith("moving params['W'] does not change the loss at all")
-    assert "hint: moving params['W']" in result.output
+    assert w["diagnosis"]["kind"] == "forward"
+    assert w["diagnosis"]["detail"].startswith("moving W does not change the layer's output")
+    assert "→ layer 0 (./alias.py:Detached): forward wrong for W; layer 1 correct" in result.output
+    assert "likely: forward in layer 0 W (95%): moving W does not change" in result.output
 
 
 DECLARED = '''

@@ -129,3 +129,28 @@ def test_independent_selfcheck_agrees_with_every_case():
     assert sorted(name for _, name in verdicts) == sorted(c.name for c in CORRECT + BUGGY)
     assert {verdict for verdict, _ in verdicts} == {"OK"}
     assert not [line for line in lines if line.startswith("SUITE ")]
+
+
+def test_every_planted_bug_declares_the_diagnosis_it_expects():
+    """Written before the diagnosis: a kind of the documented list, or "none", for every wrong tensor."""
+    from gradcheck_cli.check.diagnosis import KINDS
+
+    for case in BUGGY:
+        assert case.kind is not None, case.name
+        expected = case.expected_kinds()
+        assert set(expected) == set(case.bug_tensors), case.name
+        assert set(expected.values()) <= set(KINDS) | {"none"}, case.name
+
+
+def test_the_diagnosis_names_most_planted_bugs_and_rarely_a_wrong_kind(capsys):
+    """The acceptance of the diagnosis on the whole suite (tests/mutation/diagnose.py): at least
+    80% of the bugs with an expected kind get it, a wrong kind is rarer than silence, and no
+    correct case, no other layer and no tensor that is wrong only downstream gets a diagnosis."""
+    from mutation.diagnose import measure
+
+    counts = measure()
+    report = capsys.readouterr().out
+    assert counts["expected"] >= 60
+    assert counts["right"] >= 0.8 * counts["expected"], report
+    assert counts["wrong"] < counts["silent"] or counts["wrong"] == 0, report
+    assert counts["stray"] == 0, report

@@ -68,6 +68,7 @@ def test_two_pass_one_fails(suite):
         "*layer 2 (layers.py:MissingTranspose) input  shape 4x4  max abs err *  max rel err *"
         "worst [[]*]: analytic *, numeric *",
         "*suspect: layer 2 (layers.py:MissingTranspose): backward wrong for input; layers 0, 1, 3 correct",
+        "*likely: transpose in layer 2 input (90%): dx = J·grad_out for each row where grad_out·J belongs*",
     ])
     assert "not_collected" not in output
     assert "Traceback" not in output

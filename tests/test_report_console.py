@@ -77,3 +77,63 @@ def test_suspect_line_names_the_layer_and_the_correct_ones():
     result = SpecResult(path="s.yaml", name="s", outcome="failed",
                         layer_checks=[alone(0, []), alone(1, []), alone(2, ["input", "beta"]), alone(3, [])])
     assert suspect_line(result) == "layer 2 (x.py:Swish): backward wrong for input and beta; layers 0, 1, 3 correct"
+
+
+def _tensor(rel_errors, tensor="input") -> TensorCheck:
+    check = _check(rel_errors)
+    check.tensor = tensor
+    return check
+
+
+def test_an_image_batch_is_one_small_map_per_sample_and_channel():
+    """(N, C, H, W): a map of (h, w) per (n, c), the worst first; the legend says what a map is."""
+    rel = np.full((2, 3, 2, 3), 1e-10)
+    rel[1, 2] = 0.5          # sample 1, channel 2: all wrong
+    rel[0, 1, 0, 0] = 5e-6   # one cell a little off
+    assert heatmap(_tensor(rel), rtol=1e-6).plain.splitlines() == [
+        "    (each map: one sample n and channel c, a cell per (h, w); 2 of 6 maps above rtol; all shown, the worst "
+        "first)",
+        "    n=1 c=2   n=0 c=1   n=0 c=0   n=0 c=2   n=1 c=0   n=1 c=1",
+        "    ██████    ▒▒░░░░    ░░░░░░    ░░░░░░    ░░░░░░    ░░░░░░",
+        "    ██████    ░░░░░░    ░░░░░░    ░░░░░░    ░░░░░░    ░░░░░░",
+        "    relative error: ░░ ≤ rtol  ▒▒ ≤ 10·rtol  ▓▓ ≤ 1000·rtol  ██ more  ",
+    ]
+
+
+def test_a_sequence_is_one_map_per_time_step():
+    """(N, T, D): backpropagation through time cut short shows as the early steps in red."""
+    rel = np.full((3, 4, 2), 1e-10)
+    rel[:, :3] = 0.3
+    assert heatmap(_tensor(rel), rtol=1e-6).plain.splitlines() == [
+        "    (each map: one time step t, a row per sample n, a column per feature d; 3 of 4 maps above rtol; all "
+        "shown, the worst first)",
+        "    t=0    t=1    t=2    t=3",
+        "    ████   ████   ████   ░░░░",
+        "    ████   ████   ████   ░░░░",
+        "    ████   ████   ████   ░░░░",
+        "    relative error: ░░ ≤ rtol  ▒▒ ≤ 10·rtol  ▓▓ ≤ 1000·rtol  ██ more  ",
+    ]
+
+
+def test_at_most_eight_maps_the_worst_first():
+    rel = np.full((2, 6, 1, 2), 1e-10)   # a parameter of 12 maps (a conv weight's (F, C, kh, kw))
+    rel[1, 4, 0, 1] = 1.0
+    rel[0, 2, 0, 0] = 1e-4
+    rel[1, 1] = 5e-6
+    assert heatmap(_tensor(rel, "W"), rtol=1e-6).plain.splitlines() == [
+        "    (each map: W[i, j, :, :], a cell per element; 3 of 12 maps above rtol; the 8 worst shown, the worst "
+        "first)",
+        "    i=1 j=4   i=0 j=2   i=1 j=1   i=0 j=0   i=0 j=1   i=0 j=3   i=0 j=4   i=0 j=5",
+        "    ░░██      ▓▓░░      ▒▒▒▒      ░░░░      ░░░░      ░░░░      ░░░░      ░░░░",
+        "    relative error: ░░ ≤ rtol  ▒▒ ≤ 10·rtol  ▓▓ ≤ 1000·rtol  ██ more  ",
+    ]
+
+
+def test_big_maps_wrap_and_are_pooled():
+    rel = np.full((1, 3, 30, 30), 1e-10)
+    rel[0, 2, 12, 7] = 1.0
+    lines = heatmap(_tensor(rel), rtol=1e-6).plain.splitlines()
+    assert lines[0].endswith("; each cell: the worst of a block of about 4 × 2 elements)")
+    assert lines[1].split() == ["n=0", "c=2", "n=0", "c=0"]       # two 32-character maps side by side
+    assert sum(line.count("██") for line in lines[2:-1]) == 1
+    assert all(len(line) <= 100 for line in lines[1:-1])  # the maps fit in 100 columns

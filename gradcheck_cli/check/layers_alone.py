@@ -12,6 +12,7 @@ import numpy as np
 from .backprop import Trace
 from .composition import KinkFinder
 from .jobs import TensorJob, check_job
+from .layer_probe import diagnose_layer
 from ..model.network import Entry, Network, parameters
 from .precision import Mode, Precision
 from ..results import FAILED, PASSED, LayerCheck, TensorCheck
@@ -26,13 +27,21 @@ def check_layers_alone(net: Network, trace: Trace, precision: Precision, seed: i
     for k, entry in enumerate(net.stack.entries):
         x = trace.inputs[k]
         x = x.copy() if entry.integer_input else x.astype(precision.numeric_dtype, copy=True)  # ids stay ids
-        checks = _alone(entry, k, x, precision, mode, [seed, k])
+        layer_spec = net.spec.layers[k] if k < len(net.spec.layers) else None
+
+        def diagnose(jobs, checks, weights, entry=entry, layer_spec=layer_spec, x=x, k=k):
+            diagnose_layer(entry, layer_spec, x, weights, jobs, checks, precision, mode,
+                           np.random.default_rng([seed, k, 2]))
+
+        checks = _alone(entry, k, x, precision, mode, [seed, k], diagnose)
         results.append(LayerCheck(k, entry.type, PASSED if all(c.passed for c in checks) else FAILED, checks))
     return results
 
 
-def _alone(entry: Entry, k: int, x: np.ndarray, precision: Precision, mode: Mode, key: list[int]) -> list[TensorCheck]:
-    """One layer's input and parameter gradients alone; `key` seeds G and the mode's draws."""
+def _alone(entry: Entry, k: int, x: np.ndarray, precision: Precision, mode: Mode, key: list[int],
+           diagnose=None) -> list[TensorCheck]:
+    """One layer's input and parameter gradients alone; `key` seeds G and the mode's draws;
+    `diagnose(jobs, checks, G)` (a top-level layer) says what kind of mistake its failures are."""
     y = entry.forward(x.copy())
     weights = np.random.default_rng(key).standard_normal(y.shape)
     dx = entry.backward(weights.astype(y.dtype), x.shape)
@@ -52,6 +61,8 @@ def _alone(entry: Entry, k: int, x: np.ndarray, precision: Precision, mode: Mode
     checks = [check_job(job, precision, mode, draws(job)) for job in jobs]
     checks = [check_ties(check, job.analytic, job.theta, job.evaluate, lambda: entry.forward(x), precision)
               if check.kinks else check for check, job in zip(checks, jobs)]
+    if diagnose is not None:
+        diagnose(jobs, checks, weights.astype(y.dtype))
     if entry.branch is None or all(c.passed for c in checks):
         return checks
     # a residual: its branch's layers alone, each from the input the branch gives it

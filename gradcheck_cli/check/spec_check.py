@@ -10,6 +10,7 @@ from .. import defaults
 from .backprop import Trace, backprop
 from .composition import recheck_across_kinks
 from .jobs import check_network
+from .layer_probe import share_diagnoses
 from .layers_alone import check_layers_alone
 from .loss_check import first_suspect, loss_alone, loss_checks
 from .precision import FLOAT64, Mode, Precision, choose_precision
@@ -116,6 +117,7 @@ def check_built(net: Network, settings: Settings) -> Findings:
         if all(c.passed for c in findings.checks):  # wrong only alone: say how, or the table shows nothing off
             findings.notes = findings.notes + [f"layer {lc.layer} ({lc.type}) alone, {c.tensor}: {c.hint}"
                                                for lc in layer_checks for c in lc.checks if not c.passed and c.hint]
+    share_diagnoses(findings.checks, findings.layer_checks)
     findings.suspect_layer = first_suspect(layer_checks)
     return findings
 

@@ -52,15 +52,12 @@ def check_tensor(layer: int, type_: str, tensor: str, analytic, theta, evaluate,
     # L(θ±h) + ... - 2L(θ): not where the engine computes only a row's part of L (a screen, not a verdict)
     bends = None if getattr(losses_of, "row_parts", False) else np.abs(sums - 2.0 * loss_here) / steps
     verdicts = judge(chosen, numeric, precision.tolerance, noise, look, crosses_kink=kink_test, bends=bends)
-    mismatches = int(verdicts.mismatch.sum())
-    hint = None
-    if mismatches and tensor != "input" and not np.any(numeric) and np.any(chosen):
-        hint = (f"moving params[{tensor.rpartition('.')[2]!r}] does not change the loss at all: does forward "
-                "read self.params at every call? The checker perturbs the array in the params dict in place")
+    # A failed tensor keeps its numbers, for the diagnosis of what kind of mistake it is.
+    compared = (verdicts.numeric, verdicts.mismatch, sample) if verdicts.mismatch.any() else None
     return _summary(layer, type_, tensor, analytic.shape, chosen, verdicts,
                     lambda flat: full_index(np.unravel_index(flat, chosen.shape)),
-                    rel_errors=verdicts.rel_error if sample is None else None, checked=int(chosen.size), hint=hint,
-                    kink_at=_full_flat(np.flatnonzero(verdicts.kink), sample))
+                    rel_errors=verdicts.rel_error if sample is None else None, checked=int(chosen.size),
+                    kink_at=_full_flat(np.flatnonzero(verdicts.kink), sample), compared=compared)
 
 
 def _full_flat(flat: np.ndarray, sample: np.ndarray | None) -> np.ndarray:

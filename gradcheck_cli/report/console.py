@@ -7,8 +7,8 @@ from rich.text import Text
 
 from .heatmap import heatmap
 from .terminal import escaped_result
-from .wording import (place_text, shape_text, short_label, strict_reason, suspect_line, suspect_place, tensor_label,
-                      warning_lines, what_is_off, where_text)
+from .wording import (diagnosis_lines, place_text, shape_text, short_label, strict_reason, suspect_line, suspect_place,
+                      tensor_label, warning_lines, what_is_off, where_text)
 from ..results import ERROR, FAILED, PASSED, RunResult, SpecResult, TensorCheck
 
 STYLE = {PASSED: "green", FAILED: "bold red", ERROR: "bold magenta"}
@@ -117,13 +117,13 @@ def print_spec(console: Console, result: SpecResult, verbose: bool = False) -> N
         if not check.passed:
             console.print(Text(f"  {tensor_label(check)}: {what_is_off(check)}",
                                style="red"))
-            if check.hint:
-                console.print(Text(f"    hint: {check.hint}", style="yellow"))
             if check.rel_errors is not None and check.elements > 1:
                 console.print(heatmap(check, result.rtol or 1e-6))
     line = suspect_line(result)
     if line:
         console.print(Text(f"  → {line}", style="bold"))
+    for likely in diagnosis_lines(result):
+        console.print(Text(f"    {likely}", style="yellow"))
     for warning in warning_lines(result):
         console.print(Text(f"  {warning}", style="yellow"))
     reason = strict_reason(result)

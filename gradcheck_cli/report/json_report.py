@@ -5,6 +5,7 @@ report"). Version 2 added graph specs: `node` on checks, layers and warnings, `s
 sees half."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -38,7 +39,7 @@ def tensor_dict(check: TensorCheck) -> dict:
         "checked": check.checked,
         "coverage": round(check.checked / check.elements, 6) if check.elements and not check.directions else None,
         "directions": check.directions or None,
-        "hint": check.hint,
+        "diagnosis": None if check.diagnosis is None else dataclasses.asdict(check.diagnosis),
     }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from html import escape
 
 from .console import short_type
-from .wording import place_text, shape_text, suspect_line, tensor_label, what_is_off
+from .wording import diagnosis_lines, place_text, shape_text, suspect_line, tensor_label, what_is_off
 from ..results import ERROR, FAILED, PASSED, SpecResult, TensorCheck
 
 COLORS = {PASSED: "#1a7f37", FAILED: "#cf222e", ERROR: "#8250df"}
@@ -75,11 +75,10 @@ def spec_html(result: SpecResult) -> str:
         if not check.passed:
             html.append(_line(f"{tensor_label(check)}: {what_is_off(check)}",
                               COLORS[FAILED]))
-            if check.hint:
-                html.append(_line(f"hint: {check.hint}", KINK_COLOR))
     suspect = suspect_line(result)
     if suspect:
         html.append(f'<p style="margin:2px 0"><b>→ {escape(suspect)}</b></p>')
+    html += [_line(likely, KINK_COLOR) for likely in diagnosis_lines(result)]
     for warning in result.warnings:
         where = f"layer {warning.layer} " if warning.layer is not None else \
             f"node {warning.node} " if warning.node is not None else ""

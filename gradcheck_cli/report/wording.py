@@ -84,13 +84,29 @@ def suspect_line(result: SpecResult) -> str | None:
                 f"combined (a {unit} that depends on state from another call?)")
     parts = []
     for lc in wrong:
-        tensors = lc.wrong_tensors
-        named = ", ".join(tensors[:-1]) + f" and {tensors[-1]}" if len(tensors) > 1 else tensors[0]
-        parts.append(f"{place(lc)}: backward wrong for {named}")
+        # a parameter forward does not read is forward's mistake (the `forward` diagnosis), not backward's
+        blamed = {"forward": [], "backward": []}
+        for check in lc.checks:
+            if not check.passed:
+                in_forward = check.diagnosis is not None and check.diagnosis.kind == "forward"
+                blamed["forward" if in_forward else "backward"].append(check.tensor)
+        said = [f"{where} wrong for {_and(tensors)}" for where, tensors in blamed.items() if tensors]
+        parts.append(f"{place(lc)}: {' and '.join(said[::-1])}")
     correct = [f"{unit}{'s' if len(right) > 1 else ''} {', '.join(right)}"] if right else []
     if correct or loss_right:
         parts.append(" and ".join(correct + ["the loss"] * loss_right) + " correct")
     return "; ".join(parts)
+
+
+def _and(names: list[str]) -> str:
+    return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+
+
+def diagnosis_lines(result: SpecResult) -> list[str]:
+    """`likely: factor in layer 0 b (95%): analytic = 0.2 × numeric ...`, one per diagnosed tensor
+    of the layers that are wrong alone."""
+    return [f"likely: {c.diagnosis.kind} in layer {c.layer} {c.tensor} ({c.diagnosis.confidence:.0%}): "
+            f"{c.diagnosis.detail}" for lc in result.layer_checks for c in lc.checks if c.diagnosis]
 
 
 def failing_tensors(result: SpecResult) -> list[TensorCheck]:
@@ -123,11 +139,13 @@ def tolerance_text(result: SpecResult) -> str:
 
 
 def failure_details(result: SpecResult) -> list[str]:
-    """The lines that explain a failed spec: a tensor per line, then the suspect layer and notes."""
+    """The lines that explain a failed spec: a tensor per line, then the suspect layer, what its
+    mistake likely is, warnings and notes."""
     lines = [tensor_line(c) for c in failing_tensors(result)]
     line = suspect_line(result)
     if line:
         lines.append(f"suspect: {line}")
+    lines += diagnosis_lines(result)
     lines += warning_lines(result)
     lines += [f"note: {note}" for note in result.notes]
     return lines

@@ -10,7 +10,13 @@ Contract (duck typing, see docs/math.md; rows are data points):
 Layers keep the dtype they are given: only Python float constants, no float64 arrays of their own.
 
 Correct layers come first. Every class whose docstring starts with "BUG:" carries exactly one
-planted mistake in backward; the docstring names it and which tensors it makes wrong.
+planted mistake in backward (or, "BUG (forward):", in forward); the docstring names it and which
+tensors it makes wrong. The last part holds the layers of the diagnosis families (a constant
+factor, a transpose, a branch, a missing path, a partial gradient, an ignored upstream gradient,
+a diagonal Jacobian, swapped gradients, a forward that reads a copy) in several styles: the
+params/grads contract, weights as attributes (W beside dW), numpy-ml's parameters/gradients
+dicts, cs231n's function pairs (NAME_forward / NAME_backward, the bug's docstring on backward),
+and inputs of 3 and 4 dimensions.
 """
 import math
 
@@ -999,3 +1005,638 @@ class LayerNorm32NoMeanTerm(LayerNorm32):
         d = g * self.params["gamma"]
         dx = d - self.xh * (d * self.xh).mean(-1, keepdims=True)
         return (dx / np.sqrt(self.var + F32(1e-5))).astype(F32)
+
+
+# ==============================================================================================
+# The diagnosis families, in several styles and shapes
+# ==============================================================================================
+
+# --- correct layers ---------------------------------------------------------------------------
+
+class Flatten(Layer):
+    """(N, ...) -> (N, prod(...)): lets a 3-D or 4-D layer feed a linear layer."""
+
+    def forward(self, x):
+        self.shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dout):
+        return dout.reshape(self.shape)
+
+
+class Sigmoid(Layer):
+    """y = sigmoid(x), element-wise.  x: (N, D) -> y: (N, D)"""
+
+    def forward(self, x):
+        self.y = _sigmoid(x)
+        return self.y
+
+    def backward(self, dout):
+        return dout * self.y * (1.0 - self.y)
+
+
+class Tanh(Layer):
+    """y = tanh(x), element-wise.  x: (N, D) -> y: (N, D)"""
+
+    def forward(self, x):
+        self.y = np.tanh(x)
+        return self.y
+
+    def backward(self, dout):
+        return dout * (1.0 - self.y ** 2)
+
+
+class Square(Layer):
+    """y = x**2, element-wise.  x: (N, D) -> y: (N, D)"""
+
+    def forward(self, x):
+        self.x = x
+        return x * x
+
+    def backward(self, dout):
+        return 2.0 * self.x * dout
+
+
+class ELU(Layer):
+    """y = x for x > 0, alpha (e^x - 1) otherwise (smooth at 0 for alpha = 1).  x: (N, D) -> y: (N, D)"""
+
+    def __init__(self, alpha=1.0):
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, x):
+        self.x = x
+        return np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0.0)))
+
+    def backward(self, dout):
+        return np.where(self.x > 0, dout, self.alpha * np.exp(np.minimum(self.x, 0.0)) * dout)
+
+
+class Clip(Layer):
+    """y = clip(x, -1, 1), element-wise (kinks at -1 and 1).  x: (N, D) -> y: (N, D)"""
+
+    def forward(self, x):
+        self.x = x
+        return np.clip(x, -1.0, 1.0)
+
+    def backward(self, dout):
+        return dout * ((self.x > -1.0) & (self.x < 1.0))
+
+
+class Dropout(Layer):
+    """Inverted dropout with a fixed mask: y = x * mask / p, mask[i] = 1 with probability p (keep).
+
+    The mask is drawn from its own seed at every call, so each forward sees the same one.
+    - x: (N, D) -> y: (N, D)
+    """
+
+    def __init__(self, p=0.8, seed=0):
+        super().__init__()
+        self.p, self.seed = p, seed
+
+    def forward(self, x):
+        self.mask = np.random.default_rng(self.seed).random(x.shape) < self.p
+        return x * self.mask / self.p
+
+    def backward(self, dout):
+        return dout * self.mask / self.p
+
+
+class MeanFeatures(Layer):
+    """The mean of each row: y = mean(x, axis=1).  x: (N, D) -> y: (N, 1)"""
+
+    def forward(self, x):
+        self.shape = x.shape
+        return x.mean(axis=1, keepdims=True)
+
+    def backward(self, dout):
+        return np.broadcast_to(dout, self.shape) / self.shape[1]
+
+
+class L2Normalize(Layer):
+    """y = x / ||x||, each row to unit length.  x: (N, D) -> y: (N, D)"""
+
+    def forward(self, x):
+        self.norm = np.sqrt(np.sum(x * x, axis=-1, keepdims=True))
+        self.y = x / self.norm
+        return self.y
+
+    def backward(self, dout):
+        return (dout - self.y * np.sum(dout * self.y, axis=-1, keepdims=True)) / self.norm
+
+
+class ChannelScale(Layer):
+    """y[:, c] = gamma[c] * x[:, c], one gamma per channel of an image batch.
+
+    - x: (N, C, H, W);  gamma: (C,)
+    - y: (N, C, H, W)
+    """
+
+    def build(self, input_shape, rng):
+        self.params["gamma"] = 1.0 + 0.3 * rng.standard_normal(input_shape[1])
+
+    def forward(self, x):
+        self.x = x
+        return x * self.params["gamma"][None, :, None, None]
+
+    def backward(self, dout):
+        self.grads["gamma"] = np.sum(dout * self.x, axis=(0, 2, 3))
+        return dout * self.params["gamma"][None, :, None, None]
+
+
+class TimeMix(Layer):
+    """Mixes the time steps of a sequence: y[n] = A x[n], one (T, T) matrix for every sample and feature.
+
+    - x: (N, T, D);  A: (T, T)
+    - y: (N, T, D)
+    """
+
+    def build(self, input_shape, rng):
+        t = input_shape[-2]
+        self.params["A"] = rng.standard_normal((t, t)) / math.sqrt(t)
+
+    def forward(self, x):
+        self.x = x
+        return np.einsum("ts,nsd->ntd", self.params["A"], x)
+
+    def backward(self, dout):
+        self.grads["A"] = np.einsum("ntd,nsd->ts", dout, self.x)
+        return np.einsum("ts,ntd->nsd", self.params["A"], dout)
+
+
+class CumSum(Layer):
+    """Running sum over time: y[:, t] = x[:, 0] + ... + x[:, t].  x: (N, T, D) -> y: (N, T, D)"""
+
+    def forward(self, x):
+        return np.cumsum(x, axis=1)
+
+    def backward(self, dout):
+        return np.flip(np.cumsum(np.flip(dout, axis=1), axis=1), axis=1)
+
+
+class RNN(Layer):
+    """A vanilla recurrent layer: h_t = tanh(x_t W + h_{t-1} U), h_{-1} = 0; y = every h_t.
+
+    - x: (N, T, D);  W: (D, H);  U: (H, H)
+    - y: (N, T, H)
+    """
+
+    def __init__(self, hidden=3):
+        super().__init__()
+        self.hidden = hidden
+
+    def build(self, input_shape, rng):
+        d, h = input_shape[-1], self.hidden
+        self.params["W"] = rng.standard_normal((d, h)) / math.sqrt(d)
+        self.params["U"] = 0.8 * rng.standard_normal((h, h)) / math.sqrt(h)
+
+    def forward(self, x):
+        W, U = self.params["W"], self.params["U"]
+        h, states = 0.0 * (x[:, 0] @ W), []
+        for t in range(x.shape[1]):
+            h = np.tanh(x[:, t] @ W + h @ U)
+            states.append(h)
+        self.x, self.h = x, np.stack(states, axis=1)
+        return self.h
+
+    def _carried(self, dh_next):
+        return dh_next
+
+    def backward(self, dout):
+        W, U, x, hs = self.params["W"], self.params["U"], self.x, self.h
+        dx, dW, dU = np.zeros_like(x), np.zeros_like(W), np.zeros_like(U)
+        dh_next = np.zeros_like(hs[:, 0])
+        for t in reversed(range(x.shape[1])):
+            dz = (dout[:, t] + self._carried(dh_next)) * (1.0 - hs[:, t] ** 2)
+            h_prev = hs[:, t - 1] if t > 0 else np.zeros_like(hs[:, 0])
+            dx[:, t] = dz @ W.T
+            dW += x[:, t].T @ dz
+            dU += h_prev.T @ dz
+            dh_next = dz @ U.T
+        self.grads["W"], self.grads["U"] = dW, dU
+        return dx
+
+
+class Dense:
+    """y = x W + b with the weights as attributes and their gradients beside them (dW, db):
+    the most common student style, no params dict.
+
+    - x: (N, D);  W: (D, M);  b: (M,)
+    - y: (N, M)
+    """
+
+    def __init__(self, out=3):
+        self.out = out
+
+    def build(self, input_shape, rng):
+        d = input_shape[-1]
+        self.W = rng.standard_normal((d, self.out)) / math.sqrt(d)
+        self.b = 0.1 * rng.standard_normal(self.out)
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.W + self.b
+
+    def backward(self, dout):
+        self.dW = self.x.T @ dout
+        self.db = dout.sum(axis=0)
+        return dout @ self.W.T
+
+
+class DenseLoop(Dense):
+    """Dense with backward written as a loop over the samples (cs231n's naive style)."""
+
+    def backward(self, dout):
+        dx = np.zeros_like(self.x)
+        self.dW, self.db = np.zeros_like(self.W), np.zeros_like(self.b)
+        for n in range(len(dout)):
+            dx[n] = self.W @ dout[n]
+            self.dW += np.outer(self.x[n], dout[n])
+            self.db += dout[n]
+        return dx
+
+
+class ResidualDense:
+    """y = x + tanh(x W), a square W as an attribute with dW beside it.
+
+    - x: (N, D);  W: (D, D)
+    - y: (N, D)
+    """
+
+    def build(self, input_shape, rng):
+        d = input_shape[-1]
+        self.W = rng.standard_normal((d, d)) / math.sqrt(d)
+
+    def forward(self, x):
+        self.x = x
+        self.h = np.tanh(x @ self.W)
+        return x + self.h
+
+    def backward(self, dout):
+        dz = dout * (1.0 - self.h ** 2)
+        self.dW = self.x.T @ dz
+        return dout + dz @ self.W.T
+
+
+class FullyConnectedML:
+    """numpy-ml's style: `parameters` and `gradients` dicts keyed alike, b of shape (1, M), and a
+    backward that adds into the gradients.
+
+    - x: (N, D);  W: (D, M);  b: (1, M)
+    - y: (N, M)
+    """
+
+    def __init__(self, n_out=3):
+        self.n_out, self.parameters, self.gradients = n_out, {}, {}
+
+    def build(self, input_shape, rng):
+        d = input_shape[-1]
+        self.parameters = {"W": rng.standard_normal((d, self.n_out)) / math.sqrt(d),
+                           "b": 0.1 * rng.standard_normal((1, self.n_out))}
+        self.gradients = {k: np.zeros_like(v) for k, v in self.parameters.items()}
+
+    def forward(self, X):
+        self.X = X
+        return X @ self.parameters["W"] + self.parameters["b"]
+
+    def backward(self, dLdy):
+        self.gradients["W"] += self.X.T @ dLdy
+        self.gradients["b"] += dLdy.sum(axis=0, keepdims=True)
+        return dLdy @ self.parameters["W"].T
+
+
+# cs231n's function pairs: NAME_forward(x, *params) -> (out, cache), NAME_backward(dout, cache)
+
+def sigmoid_forward(x):
+    s = _sigmoid(x)
+    return s, s
+
+
+def sigmoid_backward(dout, cache):
+    return dout * cache * (1.0 - cache)
+
+
+def tanh_forward(x):
+    y = np.tanh(x)
+    return y, y
+
+
+def tanh_backward(dout, cache):
+    return dout * (1.0 - cache ** 2)
+
+
+def relu_forward(x):
+    return np.maximum(0.0, x), x
+
+
+def relu_backward(dout, cache):
+    return dout * (cache > 0)
+
+
+def softmax_forward(x):
+    y = _softmax(x)
+    return y, y
+
+
+def softmax_backward(dout, cache):
+    return cache * (dout - np.sum(dout * cache, axis=-1, keepdims=True))
+
+
+def scale_shift_forward(x, gamma, beta):
+    """x: (N, D), gamma, beta: (D,) -> x * gamma + beta."""
+    return x * gamma + beta, (x, gamma)
+
+
+def scale_shift_backward(dout, cache):
+    x, gamma = cache
+    return dout * gamma, np.sum(dout * x, axis=0), np.sum(dout, axis=0)
+
+
+# --- buggy layers -----------------------------------------------------------------------------
+
+class DropoutNoRescale(Dropout):
+    """BUG: dx = dout * mask, the 1/p of the inverted mask lost in backward (factor p). Wrong: input."""
+
+    def backward(self, dout):
+        return dout * self.mask
+
+
+class TanhDoubled(Tanh):
+    """BUG: the derivative counted twice, 2 (1 - y**2). Wrong: input."""
+
+    def backward(self, dout):
+        return 2.0 * dout * (1.0 - self.y ** 2)
+
+
+class SquareHalf(Square):
+    """BUG: d(x**2)/dx taken as x, the factor 2 missing. Wrong: input."""
+
+    def backward(self, dout):
+        return self.x * dout
+
+
+class MeanFeaturesNoDivide(MeanFeatures):
+    """BUG: dout broadcast to every feature without the 1/D of the mean (factor D). Wrong: input."""
+
+    def backward(self, dout):
+        return np.broadcast_to(dout, self.shape).copy()
+
+
+class ChannelScaleMeanGrad(ChannelScale):
+    """BUG: dgamma is the mean over (N, H, W) where the sum belongs. Wrong: gamma."""
+
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.grads["gamma"] = np.mean(dout * self.x, axis=(0, 2, 3))
+        return dx
+
+
+class ChannelScaleOffByOne(ChannelScale):
+    """BUG: backward loops over range(C - 1): the last channel gets no gradient. Wrong: input, gamma."""
+
+    def backward(self, dout):
+        gamma, C = self.params["gamma"], self.x.shape[1]
+        dx, dgamma = np.zeros_like(self.x), np.zeros_like(gamma)
+        for c in range(C - 1):
+            dx[:, c] = dout[:, c] * gamma[c]
+            dgamma[c] = np.sum(dout[:, c] * self.x[:, c])
+        self.grads["gamma"] = dgamma
+        return dx
+
+
+class TimeMixNoTranspose(TimeMix):
+    """BUG: dx = A dout instead of A^T dout (a square A used without its transpose). Wrong: input."""
+
+    def backward(self, dout):
+        super().backward(dout)
+        return np.einsum("ts,nsd->ntd", self.params["A"], dout)
+
+
+class CumSumNoReverse(CumSum):
+    """BUG: backward runs the sum forward in time (cumsum of dout) instead of backward. Wrong: input."""
+
+    def backward(self, dout):
+        return np.cumsum(dout, axis=1)
+
+
+class CumSumDropsFuture(CumSum):
+    """BUG: dx[:, t] = dout[:, t]: the gradient from later steps is not carried back. Wrong: input."""
+
+    def backward(self, dout):
+        return dout.copy()
+
+
+class RNNTruncated(RNN):
+    """BUG: backprop through time cut short: dh of step t+1 is not carried back into step t.
+    Wrong: input, W, U."""
+
+    def _carried(self, dh_next):
+        return 0.0 * dh_next
+
+
+class LeakyReLUNegativeSign(LeakyReLU):
+    """BUG: the slope's sign flipped on the negative side, -slope. Wrong: input."""
+
+    def backward(self, dout):
+        return np.where(self.x > 0, dout, -self.slope * dout)
+
+
+class ELUNegativeBranch(ELU):
+    """BUG: on the negative side the derivative is taken as the output, alpha (e^x - 1). Wrong: input."""
+
+    def backward(self, dout):
+        return np.where(self.x > 0, dout, self.alpha * np.expm1(np.minimum(self.x, 0.0)) * dout)
+
+
+class ClipMaskNever(Clip):
+    """BUG: the mask (x < -1) & (x > 1) is never true: dx is all zero. Wrong: input."""
+
+    def backward(self, dout):
+        return dout * ((self.x < -1.0) & (self.x > 1.0))
+
+
+class ScaleShiftDbetaZeros(ScaleShift):
+    """BUG: dbeta left as zeros. Wrong: beta."""
+
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.grads["beta"] = np.zeros_like(self.params["beta"])
+        return dx
+
+
+class ScaleShiftSwapped(ScaleShift):
+    """BUG: dgamma and dbeta swapped. Wrong: gamma, beta."""
+
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.grads["gamma"], self.grads["beta"] = self.grads["beta"], self.grads["gamma"]
+        return dx
+
+
+class LayerNormSwapped(LayerNorm):
+    """BUG: dgamma and dbeta swapped. Wrong: gamma, beta."""
+
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.grads["gamma"], self.grads["beta"] = self.grads["beta"], self.grads["gamma"]
+        return dx
+
+
+class SigmoidIgnoresUpstream(Sigmoid):
+    """BUG: dx = y (1 - y), not multiplied by dout. Wrong: input."""
+
+    def backward(self, dout):
+        return self.y * (1.0 - self.y)
+
+
+class L2NormalizeDiagonal(L2Normalize):
+    """BUG: only the diagonal of the Jacobian, (1 - y**2) / ||x||. Wrong: input."""
+
+    def backward(self, dout):
+        return dout * (1.0 - self.y ** 2) / self.norm
+
+
+class ScaleStaleCopy(Scale):
+    """BUG (forward): forward multiplies by a copy of gamma taken at build, so moving
+    params['gamma'] changes nothing (backward is right). Wrong: gamma."""
+
+    def build(self, input_shape, rng):
+        super().build(input_shape, rng)
+        self.gamma = self.params["gamma"].copy()
+
+    def forward(self, x):
+        self.x = x
+        return x * self.gamma
+
+
+class AffineStaleBias(Affine):
+    """BUG (forward): forward adds a copy of b taken at build, so moving params['b'] changes
+    nothing (backward is right). Wrong: b."""
+
+    def build(self, input_shape, rng):
+        super().build(input_shape, rng)
+        self.b = self.params["b"].copy()
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.params["W"] + self.b
+
+
+class DenseBiasMean(Dense):
+    """BUG: db is the batch mean of dout where the sum belongs. Wrong: b."""
+
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.db = dout.mean(axis=0)
+        return dx
+
+
+class DenseSquareWTransposed(Dense):
+    """BUG: dW = dout^T x, the transpose of x^T dout (a square W). Wrong: W."""
+
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.dW = dout.T @ self.x
+        return dx
+
+
+class DenseWIgnoresUpstream(Dense):
+    """BUG: dW = x^T ones, the upstream gradient replaced by ones. Wrong: W."""
+
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.dW = self.x.T @ np.ones_like(dout)
+        return dx
+
+
+class DenseLoopFirstSample(DenseLoop):
+    """BUG: the loop over the samples runs over range(1): only the first sample is backpropagated.
+    Wrong: input, W, b."""
+
+    def backward(self, dout):
+        dx = np.zeros_like(self.x)
+        self.dW, self.db = np.zeros_like(self.W), np.zeros_like(self.b)
+        for n in range(1):
+            dx[n] = self.W @ dout[n]
+            self.dW += np.outer(self.x[n], dout[n])
+            self.db += dout[n]
+        return dx
+
+
+class ResidualDenseNoIdentity(ResidualDense):
+    """BUG: the identity path's + dout is missing from dx. Wrong: input."""
+
+    def backward(self, dout):
+        return super().backward(dout) - dout
+
+
+class FullyConnectedMLSwapped(FullyConnectedML):
+    """BUG: the gradients of W and b swapped (both (1, M) for one input feature). Wrong: W, b."""
+
+    def backward(self, dLdy):
+        self.gradients["W"] += dLdy.sum(axis=0, keepdims=True)
+        self.gradients["b"] += self.X.T @ dLdy
+        return dLdy @ self.parameters["W"].T
+
+
+class FullyConnectedMLBiasForgotten(FullyConnectedML):
+    """BUG: nothing is added into gradients["b"]: it stays zero. Wrong: b."""
+
+    def backward(self, dLdy):
+        self.gradients["W"] += self.X.T @ dLdy
+        return dLdy @ self.parameters["W"].T
+
+
+class FullyConnectedMLWSign(FullyConnectedML):
+    """BUG: gradients["W"] -= x^T dLdy, a sign. Wrong: W."""
+
+    def backward(self, dLdy):
+        self.gradients["W"] -= self.X.T @ dLdy
+        self.gradients["b"] += dLdy.sum(axis=0, keepdims=True)
+        return dLdy @ self.parameters["W"].T
+
+
+def sigmoid_sign_flip_forward(x):
+    return sigmoid_forward(x)
+
+
+def sigmoid_sign_flip_backward(dout, cache):
+    """BUG: dx has the wrong sign. Wrong: input."""
+    return -dout * cache * (1.0 - cache)
+
+
+def tanh_passthrough_forward(x):
+    return tanh_forward(x)
+
+
+def tanh_passthrough_backward(dout, cache):
+    """BUG: returns dout unchanged, the derivative 1 - y**2 forgotten. Wrong: input."""
+    return dout
+
+
+def relu_leak_forward(x):
+    return relu_forward(x)
+
+
+def relu_leak_backward(dout, cache):
+    """BUG: dx = dout * (x != 0): the gradient passes where x < 0 too. Wrong: input."""
+    return dout * (cache != 0)
+
+
+def softmax_diagonal_forward(x):
+    return softmax_forward(x)
+
+
+def softmax_diagonal_backward(dout, cache):
+    """BUG: only the diagonal of the softmax Jacobian, y (1 - y) dout. Wrong: input."""
+    return dout * cache * (1.0 - cache)
+
+
+def scale_shift_ignores_upstream_forward(x, gamma, beta):
+    return scale_shift_forward(x, gamma, beta)
+
+
+def scale_shift_ignores_upstream_backward(dout, cache):
+    """BUG: dgamma = sum(x), the upstream gradient left out. Wrong: gamma."""
+    x, gamma = cache
+    return dout * gamma, np.sum(x, axis=0), np.sum(dout, axis=0)

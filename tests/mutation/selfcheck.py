@@ -187,13 +187,99 @@ def load_class(spec_type):
     return getattr(load_module(path), cls)
 
 
+class RefPair:
+    """A cs231n function pair: NAME_forward(x, *params, **args) -> (out, cache) and
+    NAME_backward(dout, cache) -> dx, or (dx, *param grads in forward's order). Parameters are
+    drawn at build from their spec: a shape (standard normal) or {shape, init, scale}."""
+
+    def __init__(self, name, forward, backward, params=None, args=None):
+        self.name, self.fwd, self.bwd = name, forward, backward
+        self.spec, self.args = dict(params or {}), dict(args or {})
+        self.order = [p for p in list(inspect.signature(forward).parameters)[1:] if p in self.spec]
+        self.params, self.grads = {}, {}
+
+    def build(self, input_shape, rng):
+        for name in self.order:
+            spec = self.spec[name] if isinstance(self.spec[name], dict) else {"shape": self.spec[name]}
+            shape, init = tuple(spec["shape"]), spec.get("init", "normal")
+            self.params[name] = (np.zeros(shape) if init == "zeros" else np.ones(shape) if init == "ones"
+                                 else spec.get("scale", 1.0) * rng.standard_normal(shape))
+
+    def forward(self, x):
+        out, self.cache = self.fwd(x, *[self.params[n] for n in self.order], **self.args)
+        return out
+
+    def backward(self, g):
+        result = self.bwd(g, self.cache)
+        if not self.order:
+            return result
+        self.grads = dict(zip(self.order, result[1:]))
+        return result[0]
+
+
+class RefAttributes:
+    """A class layer without a params dict: numpy-ml's `parameters`/`gradients` dicts (gradients
+    zeroed before every backward, which adds into them), or weights as attributes with their
+    gradient beside them (W -> dW): the float arrays it holds right after build."""
+
+    def __init__(self, layer):
+        self.layer, self.names = layer, []
+
+    def build(self, input_shape, rng):
+        if hasattr(self.layer, "build"):
+            self.layer.build(input_shape, rng)
+        if not isinstance(getattr(self.layer, "parameters", None), dict):
+            self.names = [k for k, v in vars(self.layer).items()
+                          if isinstance(v, np.ndarray) and np.issubdtype(v.dtype, np.floating)]
+
+    def cast(self, dtype):
+        if self.names:
+            for k in self.names:
+                setattr(self.layer, k, np.array(getattr(self.layer, k), dtype=dtype))
+        else:
+            for table in (self.layer.parameters, self.layer.gradients):
+                for k in table:
+                    table[k] = np.array(table[k], dtype=dtype)
+
+    @property
+    def params(self):
+        if self.names:
+            return {k: getattr(self.layer, k) for k in self.names}
+        return self.layer.parameters
+
+    @property
+    def grads(self):
+        if self.names:
+            return {k: getattr(self.layer, f"d{k}", None) for k in self.names}
+        return self.layer.gradients
+
+    def forward(self, x):
+        return self.layer.forward(x)
+
+    def backward(self, g):
+        if not self.names:
+            for v in self.layer.gradients.values():
+                v[...] = 0.0
+        return self.layer.backward(g)
+
+
+def make_custom(spec_type, opts):
+    path, name = spec_type.rsplit(":", 1)
+    mod = load_module(path)
+    if not hasattr(mod, name) and hasattr(mod, f"{name}_forward"):
+        return RefPair(name, getattr(mod, f"{name}_forward"), getattr(mod, f"{name}_backward"),
+                       opts.pop("params", None), opts.pop("args", None))
+    layer = getattr(mod, name)(**opts)
+    return layer if isinstance(getattr(layer, "params", None), dict) else RefAttributes(layer)
+
+
 def make_layer(entry):
     if isinstance(entry, str):
         entry = {"type": entry}
     opts = {k: v for k, v in entry.items() if k != "type"}
     t = entry["type"]
     if ":" in t:
-        return load_class(t)(**opts)
+        return make_custom(t, opts)
     if t == "linear":
         return RefLinear(**opts)
     if t in ELEMENTWISE:
@@ -216,6 +302,9 @@ def build_layer(layer, x, rng):
     """Build once, then cast the new params to the dtype of the input (what the tool does)."""
     if hasattr(layer, "build"):
         layer.build(x.shape, rng)
+    if hasattr(layer, "cast"):
+        layer.cast(x.dtype)
+        return
     p = getattr(layer, "params", None)
     if isinstance(p, dict):
         for k in list(p):
@@ -384,6 +473,10 @@ def kink_margin(layer, x):
     names = {c.__name__ for c in type(layer).__mro__}
     if isinstance(layer, RefElementwise) and layer.name in ("relu", "leaky_relu"):
         names.add("ReLU")
+    if isinstance(layer, RefPair) and layer.name.startswith("relu"):
+        names.add("ReLU")
+    if isinstance(layer, RefAttributes):
+        names |= {c.__name__ for c in type(layer.layer).__mro__}
     if names & {"ReLU", "LeakyReLU", "Abs"}:
         v = np.abs(x[x != 0])
         return float(v.min()) if v.size else math.inf
@@ -561,7 +654,12 @@ def suite_checks(correct, buggy):
             problems.append(f"{c.name}: dtype {c.dtype}")
     mod = load_module(cases_mod.LAYERS_FILE)
     classes = {n: c for n, c in inspect.getmembers(mod, inspect.isclass) if c.__module__ == mod.__name__}
-    is_bug = {n: (c.__doc__ or "").startswith("BUG:") for n, c in classes.items()}
+    is_bug = {n: (c.__doc__ or "").startswith("BUG") for n, c in classes.items()}
+    # function pairs: NAME_forward beside NAME_backward; a planted bug is marked on backward
+    for n, f in inspect.getmembers(mod, inspect.isfunction):
+        pair = n.removesuffix("_forward")
+        if n.endswith("_forward") and f.__module__ == mod.__name__ and hasattr(mod, f"{pair}_backward"):
+            is_bug[pair] = (getattr(mod, f"{pair}_backward").__doc__ or "").startswith("BUG")
     used_bug = set()
     for c in correct:
         if c.bug_layer is not None or c.bug_tensors:
