@@ -13,6 +13,7 @@ import typer
 
 from . import __version__, defaults
 from .fast_exit import exit_fast
+from .run.signals import reports_held, stopping
 
 app = typer.Typer(
     name="gradcheck",
@@ -23,7 +24,6 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-EXIT_INTERRUPTED = 130
 
 
 def _version(value: bool) -> None:
@@ -78,6 +78,7 @@ def main(
 
 
 @app.command()
+@stopping  # SIGTERM ends a run as Ctrl-C does (143); a second signal cannot cut the reports short
 def run(
     paths: List[str] = typer.Argument(..., metavar="PATH...",
                                       help="Spec files, folders searched for *.yaml/*.yml, or - (standard input)."),
@@ -116,10 +117,9 @@ def run(
     """Check every spec: analytic gradients against central differences, a table per spec.
 
     Exit code 0: all passed; 1: a check failed or a layer errored; 2: a spec is invalid;
-    130: interrupted (reports then hold the specs finished so far)."""
+    130: interrupted, 143: terminated (SIGTERM; reports then hold the specs finished so far)."""
     from .report import console as report_console
-    from .run.batch import Interrupted, RunOptions
-    from .run.batch import run as run_specs
+    from .run.batch import Interrupted, RunOptions, run as run_specs
 
     if mode not in (None, "full", "fast", "sample"):
         raise typer.BadParameter(f"expected full, fast or sample, got {mode!r}", param_hint="'--mode'")
@@ -150,8 +150,9 @@ def run(
         with progress, layer_prints:
             result = run_specs(paths, options, on_result=show, on_start=progress.set_total)
     except Interrupted as stop:
-        result, code = stop.result, EXIT_INTERRUPTED
-        console.print("interrupted: reports hold the specs finished so far", style="yellow")
+        result, code = stop.result, stop.code
+        console.print(f"{stop.reason}: reports hold the specs finished so far", style="yellow")
+    held = reports_held()  # a signal from now on is remembered, and the reports written whole
     console.print(report_console.summary_line(result))
     from .report.files import write_report
     for kind, target in (("json", json_path), ("junit", junit_path), ("html", html_path)):
@@ -160,7 +161,7 @@ def run(
                 write_report(kind, result, target)
             except OSError as exc:
                 _fail(f"{target}: cannot write the report: {exc.strerror or exc}")
-    raise typer.Exit(code if code is not None else result.exit_code)
+    raise typer.Exit(code if code is not None else held.code or result.exit_code)
 
 
 @app.command()
