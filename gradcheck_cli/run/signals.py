@@ -53,6 +53,10 @@ class StopSignals:
         return None if self.signum is None else 128 + self.signum
 
     def restore(self) -> None:
+        """The handlers there were, put back; unless a signal came: the process is stopping, and
+        one more signal on its way out would only cut short what is left (or print a traceback)."""
+        if self.signum is not None:
+            return
         for signum, previous in self._previous.items():
             signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
         self._previous = {}

@@ -147,3 +147,15 @@ class Hangs(Identity):
             with open(target, "a") as file:
                 file.write(f"{os.getpid()}\n")
         time.sleep(3600)
+
+
+class Forks(Identity):
+    """Starts a process of its own that would sleep for an hour; records its pid."""
+
+    def build(self, input_shape):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(3600)
+            os._exit(0)
+        with open(os.environ["GRADCHECK_TEST_PIDS"], "a") as file:
+            file.write(f"{pid}\n")
