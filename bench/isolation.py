@@ -6,8 +6,9 @@ spec with custom code, on tiny specs, and the per-call cost of watching a custom
 
 Three numbers:
 - per spec: the same tiny spec checked in this process (batch.check_spec) and in a fresh worker
-  (isolation.check_isolated), alternately, each many times; the difference of the medians is
-  what isolation adds to a spec (fork, pipe, the layer file imported afresh in the worker).
+  (isolation.check_isolated), each many times; the difference of the medians is what isolation
+  adds to a spec (fork, pipe, the layer file imported afresh, the pages the worker copies as it
+  writes to them); and a worker that does nothing, the floor.
 - per call: watch.call around a custom layer's forward (naming the layer, comparing numpy's
   module dicts) against calling it directly.
 - a batch: `gradcheck run` over N copies of the tiny spec in a subprocess, its wall time per spec.
@@ -39,25 +40,41 @@ class Scale:
 SPEC = "input: [2, 3]\nlayers: [./layers.py:Scale, {type: linear, out: 2}]\n"
 
 
-def per_spec(folder: Path, repeat: int) -> tuple[float, float]:
-    """Median seconds of one tiny spec: in this process, and in a worker."""
+def per_spec(folder: Path, repeat: int) -> tuple:
+    """Median seconds of one tiny spec in this process and in a worker, and of a worker that
+    does nothing (the floor: fork, pipe, result, reaping). Each in a loop of its own: a worker
+    still ending (its atexit handlers, its teardown) would slow the next in-process check."""
+    from gradcheck_cli.results import SpecResult
     from gradcheck_cli.run.batch import RunOptions, check_spec
-    from gradcheck_cli.run.isolation import check_isolated
-    from gradcheck_cli.run.worker import end_workers
+    from gradcheck_cli.run.isolation import SpecJob, check_isolated
+    from gradcheck_cli.run.worker import Worker, end_workers
 
     spec, options = str(folder / "tiny.yaml"), RunOptions()
-    inside, isolated = [], []
-    for _ in range(5):  # warm both paths: imports, caches
-        check_spec(spec, options), check_isolated(spec, options)
-    for _ in range(repeat):
-        start = time.perf_counter()
-        assert check_spec(spec, options).passed
-        inside.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        assert check_isolated(spec, options).passed
-        isolated.append(time.perf_counter() - start)
-    end_workers()
-    return statistics.median(inside), statistics.median(isolated)
+    nothing = SpecJob(lambda: SpecResult("nothing.yaml", "nothing", "passed"), "nothing.yaml", "nothing")
+
+    def timed(check) -> tuple[float, float]:
+        """(median wall seconds, CPU seconds per check, this process's and its workers')."""
+        for _ in range(5):  # warm: imports, caches
+            check()
+        end_workers()
+        seconds, cpu = [], _cpu()
+        for _ in range(repeat):
+            start = time.perf_counter()
+            check()
+            seconds.append(time.perf_counter() - start)
+        end_workers()  # reaped: their CPU time is counted
+        return statistics.median(seconds), (_cpu() - cpu) / repeat
+
+    return timed(lambda: check_spec(spec, options)), timed(lambda: check_isolated(spec, options)), \
+        timed(lambda: Worker(nothing).wait())
+
+
+def _cpu() -> float:
+    """CPU seconds used so far by this process and its reaped children: the load of other
+    processes on the machine inflates wall times, not this."""
+    import resource
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def per_call(repeat: int = 200_000) -> tuple[float, float]:
@@ -106,16 +123,21 @@ def main() -> None:
         folder = Path(tmp)
         (folder / "layers.py").write_text(LAYER, encoding="utf-8")
         (folder / "tiny.yaml").write_text(SPEC, encoding="utf-8")
-        inside, isolated = per_spec(folder, args.repeat)
+        per_spec_times = per_spec(folder, args.repeat)
         direct, watched = per_call()
         wall = batch(folder, args.copies)
-    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
-    print(f"tiny custom spec, in process:  {inside * 1e3:6.2f} ms (median of {args.repeat})")
-    print(f"tiny custom spec, in a worker: {isolated * 1e3:6.2f} ms")
-    print(f"isolation per spec:            {(isolated - inside) * 1e3:6.2f} ms (target <= 20 ms)")
+    (inside, inside_cpu), (isolated, isolated_cpu), (floor, floor_cpu) = per_spec_times
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (wall times grow with it; CPU times less)")
+    print(f"tiny custom spec, in process:  {inside * 1e3:6.2f} ms wall (median of {args.repeat}), "
+          f"{inside_cpu * 1e3:6.2f} ms CPU")
+    print(f"tiny custom spec, in a worker: {isolated * 1e3:6.2f} ms wall, {isolated_cpu * 1e3:6.2f} ms CPU "
+          "(the worker's included)")
+    print(f"isolation per spec:            {(isolated - inside) * 1e3:6.2f} ms wall, "
+          f"{(isolated_cpu - inside_cpu) * 1e3:6.2f} ms CPU (target <= 20 ms)")
+    print(f"a worker that does nothing:    {floor * 1e3:6.2f} ms wall, {floor_cpu * 1e3:6.2f} ms CPU "
+          "(fork, pipe, result, reaping)")
     print(f"a custom layer's call watched: {(watched - direct) * 1e6:6.2f} µs more ({direct * 1e6:.2f} µs direct)")
     print(f"gradcheck run, {args.copies + 1} tiny custom specs: {wall * 1e3:6.2f} ms per spec (wall, with start-up)")
-
 
 if __name__ == "__main__":
     main()

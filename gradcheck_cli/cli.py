@@ -175,35 +175,24 @@ def validate(
     """Parse and build each spec (one forward per layer, for the shapes; a custom class layer
     also runs backward once, to find its parameters), without checking any gradient. Exit code
     0: all valid; 1: a layer errored while building; 2: a spec is invalid."""
-    import numpy as np
-
-    from .errors import LayerError, SpecError
-    from .model.network import build_network
-    from .run.batch import discover, guard_size
-    from .spec.load import load_spec
-    from .spec.stdin import shown_path
+    from .run.batch import RunOptions, discover
+    from .run.isolation import check_isolated, end_workers
 
     console = _console()
     found = discover(paths)
     invalid = errored = 0
-    for path in found:
-        if not isinstance(path, str):
+    options = RunOptions(allow_custom=not no_custom, max_elements=max_elements)  # as in `run`: size refused
+    for path in found:  # a spec with custom code is built in a worker of its own, as `run` checks it
+        result = check_isolated(path, options, build_only=True) if isinstance(path, str) else path
+        if result.invalid:
             invalid += 1
-            console.print(path.error, style="red", markup=False)
-            continue
-        try:
-            spec = load_spec(path, allow_custom=not no_custom)
-            guard_size(spec, max_elements)  # as in `run`: no building of what would not fit
-            with np.errstate(all="ignore"):  # as in `run`: what overflows is the check's business
-                build_network(spec)
-        except SpecError as exc:
-            invalid += 1
-            console.print(str(exc), style="red", markup=False)
-        except LayerError as exc:
+            console.print(result.error, style="red", markup=False)
+        elif result.error:
             errored += 1
-            console.print(f"{shown_path(path)}: error: {exc}", style="red", markup=False)
+            console.print(f"{result.path}: error: {result.error}", style="red", markup=False)
         else:
-            console.print(f"{shown_path(path)}: valid", style="green", markup=False)
+            console.print(f"{result.path}: valid", style="green", markup=False)
+    end_workers()
     total = len(found)
     console.print(f"{total - invalid - errored} of {total} spec{'s' if total != 1 else ''} valid")
     raise typer.Exit(2 if invalid else 1 if errored else 0)

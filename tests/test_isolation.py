@@ -32,9 +32,8 @@ def line_of(statement: str, cls: str = "") -> int:
 
 
 ENDED = "which ended its worker process before the check was done"
-NUMPY_SHARED = ("numpy is shared by every layer and every spec, so no gradient computed after it could be "
-                "trusted (numpy's own functions are put back); compute with your own function instead of "
-                "replacing numpy's")
+NUMPY_SHARED = ("numpy is shared by every layer and spec, so nothing computed after it could be trusted "
+                "(numpy's own functions are put back; call a function of your own instead)")
 # spec -> (its error, the suspect layer): in the worker, and in the report of a run
 ERRORS = {
     "exits_zero": (f"layer 1 (./faults.py:ExitsZero): forward called os._exit(0) at ./faults.py:"
@@ -120,6 +119,15 @@ def test_with_jobs_and_timeout_a_fault_is_named_the_same_way(faults, name, optio
     assert (first["error"], first["suspect_layer"]) == ERRORS[name]
 
 
+def test_validate_builds_a_spec_with_custom_code_in_a_worker_too(faults):
+    """`gradcheck validate` runs each layer's forward: an os._exit there was a silent "valid"."""
+    proc = gradcheck("validate", "exits_zero.yaml", "segfault.yaml", "dot.yaml", "builtin.yaml")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines() == [f"exits_zero.yaml: error: {ERRORS['exits_zero'][0]}",
+                                        f"segfault.yaml: error: {ERRORS['segfault'][0]}",
+                                        "dot.yaml: valid", "builtin.yaml: valid", "2 of 4 specs valid"]
+
+
 def test_os_exit_zero_alone_is_no_longer_a_silent_pass(faults):
     """It used to end the run with exit code 0 and no report."""
     proc = gradcheck("run", "exits_zero.yaml", "--json", "report.json", "--junit-xml", "report.xml")
@@ -173,6 +181,25 @@ def test_what_a_layer_starts_does_not_outlive_the_run(faults, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     pids = [int(line) for line in (tmp_path / "pids.txt").read_text().split()]
     assert pids and not any(alive(pid) for pid in pids)
+
+
+def test_a_long_run_leaves_no_file_descriptor_nor_process_behind(faults):
+    """Each worker's pipes are closed and the worker reaped once its result is in (a run of
+    thousands of specs would otherwise run out of file descriptors)."""
+    from gradcheck_cli.run.worker import end_workers
+
+    def open_descriptors() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    check_isolated("dot.yaml", RunOptions())
+    end_workers()
+    before = open_descriptors()
+    for name in ["dot", "exits_zero", "segfault", "raises_base"] * 5:
+        check_isolated(f"{name}.yaml", RunOptions())
+    end_workers()
+    assert open_descriptors() == before
+    children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
+    assert not any(alive(int(pid)) for pid in children)
 
 
 # --- numpy replaced ------------------------------------------------------------------------------

@@ -143,6 +143,8 @@ def test_once_the_reports_are_being_written_a_signal_is_only_remembered():
         os.kill(os.getpid(), signal.SIGINT)  # a second one changes nothing
         time.sleep(0.01)
         assert signals.code == 143
+    except Stopped:
+        pytest.fail("a signal while the reports are being written interrupted them")
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

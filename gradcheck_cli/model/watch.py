@@ -131,9 +131,8 @@ def _after(name: str, label: str, what: str) -> None:
     replaced = _put_back()
     if replaced:
         raise LayerError(name, f"{what} replaced numpy's {', '.join(replaced)}: numpy is shared by every layer "
-                         "and every spec, so no gradient computed after it could be trusted (numpy's own "
-                         "functions are put back); compute with your own function instead of replacing numpy's",
-                         index=layer_index(label))
+                         "and spec, so nothing computed after it could be trusted (numpy's own functions are put "
+                         "back; call a function of your own instead)", index=layer_index(label))
 
 
 def _put_back() -> list[str]:

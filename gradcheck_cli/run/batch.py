@@ -185,6 +185,7 @@ def run(paths: list[str], options: RunOptions = RunOptions(), on_result=None, on
     custom code runs in a worker process of its own (isolation.py). Ctrl-C (or SIGTERM, with
     run/signals.py) raises Interrupted with what is finished; no worker outlives the run."""
     from .isolation import check_isolated, end_workers
+    from .signals import reports_held
 
     start = time.perf_counter()
     pending = take_shard(discover(paths), options.shard)
@@ -217,9 +218,10 @@ def run(paths: list[str], options: RunOptions = RunOptions(), on_result=None, on
             from .processes import run_in_processes
             with stdin_read_ahead() if STDIN in files else contextlib.nullcontext():
                 run_in_processes(files, options, check_spec, file_done)
+        end_workers()  # those done get a moment for their layers' atexit handlers
+        reports_held()  # the run is over: from here on a signal is remembered, and the reports written
     except KeyboardInterrupt as stop:
         end_workers(grace=0)
         raise Interrupted(RunResult(results, time.perf_counter() - start, interrupted=True),
                           128 + getattr(stop, "signum", 2)) from None
-    end_workers()  # those done get a moment for their layers' atexit handlers
     return RunResult(results, time.perf_counter() - start)

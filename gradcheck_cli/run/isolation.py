@@ -77,8 +77,9 @@ def runs_user_code(spec) -> bool:
         return True
 
 
-def check_isolated(path: str, options) -> SpecResult:
-    """batch.check_spec, with a spec that runs user code checked in a worker of its own."""
+def check_isolated(path: str, options, build_only: bool = False) -> SpecResult:
+    """batch.check_spec, with a spec that runs user code checked in a worker of its own;
+    `build_only`: `gradcheck validate`'s work instead (built_valid)."""
     from ..spec.stdin import shown_path
     from .batch import check_valid, load_checked
 
@@ -86,9 +87,10 @@ def check_isolated(path: str, options) -> SpecResult:
     spec = load_checked(path, options)
     if isinstance(spec, SpecResult):
         return spec
+    work = built_valid if build_only else check_valid
     if not runs_user_code(spec):
-        return check_valid(spec, path, options, start)
-    job = SpecJob(lambda: check_valid(spec, path, options, start), shown_path(path), spec.name)
+        return work(spec, path, options, start)
+    job = SpecJob(lambda: work(spec, path, options, start), shown_path(path), spec.name)
     if not FORK_SAFE:
         try:
             return job()
@@ -97,13 +99,37 @@ def check_isolated(path: str, options) -> SpecResult:
         except BaseException as exc:
             return job.escaped(exc)
     warm()
-    worker = Worker(job)
+    try:
+        worker = Worker(job)
+    except OSError as exc:
+        return SpecResult(path=job.path, name=job.name, outcome=ERROR, error=no_worker(exc))
     try:
         worker.wait()
     finally:
         if not worker.done:  # Ctrl-C meanwhile
             worker.kill()
     result = outcome(worker, job)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def built_valid(spec, path: str, options, start: float) -> SpecResult:
+    """A loaded spec built (one forward per layer; a custom class layer's backward once, to find
+    its parameters), no gradient checked: passed (valid), an error (a layer errored) or invalid."""
+    import numpy as np
+
+    from ..errors import LayerError, SpecError
+    from ..model.network import build_network
+    from ..results import PASSED
+    from ..spec.stdin import shown_path
+    result = SpecResult(path=shown_path(path), name=spec.name, outcome=PASSED)
+    try:
+        with np.errstate(all="ignore"):  # as in `run`: what overflows is the check's business
+            build_network(spec)
+    except SpecError as exc:
+        result.outcome, result.error, result.invalid = ERROR, str(exc), True
+    except LayerError as exc:
+        result.outcome, result.error, result.suspect_layer = ERROR, str(exc), exc.index
     result.seconds = time.perf_counter() - start
     return result
 
@@ -140,6 +166,10 @@ def warm() -> None:
     check_layer(_Double, input_shape=(2, 3))
     _blas_controller()
     _not_users()
+
+
+def no_worker(exc: OSError) -> str:
+    return f"could not start a worker process to check it in: {exc.strerror or exc}"
 
 
 def outcome(worker: Worker, job: SpecJob) -> SpecResult:

@@ -9,7 +9,7 @@ import time
 
 from ..results import ERROR, SpecResult
 from ..spec.stdin import shown_path
-from .isolation import SpecJob, Worker, outcome, readable, warm
+from .isolation import SpecJob, Worker, no_worker, outcome, readable, warm
 
 POLL_SECONDS = 0.05
 
@@ -26,7 +26,10 @@ def run_in_processes(files: list[str], options, check, finished) -> None:
             while pending and len(running) < jobs:
                 index, path = pending.pop(0)
                 job = SpecJob(functools.partial(check, path, options), shown_path(path))
-                running[Worker(job)] = (index, job)
+                try:
+                    running[Worker(job)] = (index, job)
+                except OSError as exc:
+                    done[index] = SpecResult(path=job.path, name=job.name, outcome=ERROR, error=no_worker(exc))
             readable([fd for worker in running for fd in worker.fds()], POLL_SECONDS)
             now = time.monotonic()
             for worker, (index, job) in list(running.items()):

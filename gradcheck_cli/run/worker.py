@@ -54,9 +54,14 @@ class Worker:
         libc = load_libc()
         held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)  # no Ctrl-C between fork and bookkeeping
         try:
-            with warnings.catch_warnings():  # Python 3.12+ warns of forking a process with threads
-                warnings.simplefilter("ignore", DeprecationWarning)
-                pid = os.fork()
+            try:
+                with warnings.catch_warnings():  # Python 3.12+ warns of forking a process with threads
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    pid = os.fork()
+            except OSError:  # no more processes, no memory: the caller says so in the spec's result
+                for fd in (read_fd, write_fd, dump_read, dump_write):
+                    os.close(fd)
+                raise
             if pid == 0:
                 os.close(read_fd)
                 os.close(dump_read)
@@ -195,7 +200,7 @@ def end_workers(grace: float = EXIT_GRACE_SECONDS) -> None:
     for worker in list(_live.values()):
         if not worker.done:
             worker.kill()
-        worker.deadline = min(worker.deadline or limit, limit)
+        worker.deadline = limit if worker.deadline is None else min(worker.deadline, limit)
     while _live:
         reap()
         if _live:

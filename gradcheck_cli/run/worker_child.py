@@ -54,6 +54,8 @@ def _settle_in(dump_fd: int, beacon, held, real_exit, libc) -> dict:
     _die_with_parent(libc)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    for stopping in (signal.SIGTTOU, signal.SIGTTIN):  # a background group's terminal use: allowed, not stopped
+        signal.signal(stopping, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_SETMASK, held)
     null = os.open(os.devnull, os.O_RDONLY)      # the spec `-` was read by the parent
     os.dup2(null, 0)
