@@ -268,11 +268,39 @@ def test_without_fork_a_layers_base_exception_is_still_its_specs_error(faults, m
         check_isolated("raises_interrupt.yaml", RunOptions())
 
 
+def test_without_waitid_workers_are_reaped_as_they_are_seen(faults, monkeypatch):
+    """macOS before Python 3.13 has no os.waitid: a worker's end is taken from waitpid instead."""
+    monkeypatch.delattr(os, "waitid")
+    monkeypatch.setattr(os, "pidfd_open", lambda pid: (_ for _ in ()).throw(OSError("no pidfd")))
+    assert (check_isolated("segfault.yaml", RunOptions()).error, check_isolated("dot.yaml", RunOptions()).passed) \
+        == (ERRORS["segfault"][0], True)
+
+
 def test_a_spec_of_built_in_layers_runs_in_this_process(faults, monkeypatch):
     forked = []
     monkeypatch.setattr(isolation, "Worker", lambda job: forked.append(job))
     assert check_isolated("builtin.yaml", RunOptions()).passed
     assert not forked
+
+
+def test_what_decides_isolation_errs_on_the_side_of_a_worker(faults):
+    """A custom layer anywhere (in a residual's branch too), a loss that is not a built-in, or a
+    spec holding something this does not know (another kind of spec): a worker."""
+    import dataclasses
+
+    from gradcheck_cli.spec.load import load_spec
+    assert not isolation.runs_user_code(load_spec("builtin.yaml"))
+    assert isolation.runs_user_code(load_spec("dot.yaml"))
+    branch = "input: [2, 3]\nlayers:\n  - {type: residual, layers: [./faults.py:Identity]}\n"
+    (faults / "branch.yaml").write_text(branch, encoding="utf-8")
+    assert isolation.runs_user_code(load_spec("branch.yaml"))
+    spec = load_spec("builtin.yaml")
+    spec.loss.type = "./losses.py:mine"
+    assert isolation.runs_user_code(spec)
+    extended = dataclasses.make_dataclass("Extended", [("graph", object, None)], bases=(type(spec),))
+    graph = extended(**{f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)}, graph={"h": "x"})
+    graph.loss.type = "mse"
+    assert isolation.runs_user_code(graph)
 
 
 # --- the pytest plugin ---------------------------------------------------------------------------

@@ -16,12 +16,11 @@ Built-in layers are not watched: they run no user code.
 """
 from __future__ import annotations
 
-import os
 import sys
 from contextlib import contextmanager, nullcontext
 from typing import Callable, Iterator
 
-from ..errors import LayerError
+from ..errors import LayerError, shown_file
 
 WATCHED_MODULES = ("numpy", "numpy.linalg", "numpy.random", "numpy.fft")
 SHOWN = {"numpy": "np", "numpy.linalg": "np.linalg", "numpy.random": "np.random", "numpy.fft": "np.fft"}
@@ -159,13 +158,4 @@ def _described(replacement) -> str:
         return "deleted"
     code = getattr(replacement, "__code__", None)
     name = getattr(replacement, "__qualname__", None) or type(replacement).__name__
-    if code is None:
-        return f"by {name}"
-    filename = code.co_filename
-    try:
-        relative = os.path.relpath(filename)
-        if not relative.startswith(os.pardir):
-            filename = f".{os.sep}{relative}"
-    except ValueError:
-        pass
-    return f"by {name}, {filename}:{code.co_firstlineno}"
+    return f"by {name}" if code is None else f"by {name}, {shown_file(code.co_filename)}:{code.co_firstlineno}"

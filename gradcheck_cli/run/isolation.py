@@ -18,13 +18,16 @@ import sys
 import time
 from pathlib import Path
 
+from ..errors import shown_file
 from ..model import watch
 from ..results import ERROR, SpecResult
 from .worker import Worker, end_workers, readable  # noqa: F401  (end_workers, readable: for batch, processes)
 from .worker_child import WORKER_FAILED
 
 FORK_SAFE = sys.platform.startswith("linux")
-CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT}
+ENDED_EARLY = "which ended its worker process before the check was done"
+CRASH_SIGNALS = {getattr(signal, name) for name in ("SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGABRT")
+                 if hasattr(signal, name)}
 
 
 class SpecJob:
@@ -64,15 +67,23 @@ def spec_name(path: str) -> str:
         return Path(shown_path(path)).stem
 
 
+# What a spec of built-in layers holds; a spec that holds more (a field added for another kind of
+# spec: a graph, custom losses) counts as running user code until this is taught otherwise.
+PLAIN_FIELDS = {"path", "file", "name", "seed", "dtype", "input_spec", "layers", "loss", "rtol", "atol", "step",
+                "marks", "x"}
+
+
 def runs_user_code(spec) -> bool:
-    """Whether checking `spec` runs code of the user's: any layer or loss not a built-in (a
-    spec of a kind this does not know counts as running some)."""
+    """Whether checking `spec` may run code of the user's: any layer or loss not a built-in, or
+    anything this does not know."""
+    import dataclasses
     try:
         from ..model.registry import LAYERS, LOSSES
         from ..spec.load import walk
+        unknown = [f.name for f in dataclasses.fields(spec) if f.name not in PLAIN_FIELDS and getattr(spec, f.name)]
         layers = all(layer.target is None and layer.type in LAYERS for layer in walk(spec.layers))
         loss = spec.loss
-        return not (layers and getattr(loss, "target", None) is None and loss.type in LOSSES)
+        return bool(unknown) or not (layers and getattr(loss, "target", None) is None and loss.type in LOSSES)
     except Exception:
         return True
 
@@ -187,7 +198,7 @@ def ended_message(worker: Worker) -> tuple[str, str]:
     name, label, what = worker.running()
     if exit_call:
         call, filename, line = exit_call.split("\0")
-        how = f"called {call} at {_shown(filename)}:{line}, which ended its worker process before the check was done"
+        how = f"called {call} at {shown_file(filename)}:{line}, {ENDED_EARLY}"
     elif WORKER_FAILED in dump:  # a bug of gradcheck's, not a layer's
         return dump[dump.index(WORKER_FAILED):].splitlines()[0], label
     elif code >= 0:
@@ -216,14 +227,6 @@ def crash_place(dump: str) -> str | None:
     section = dump.split("Current thread", 1)[-1].split("\n\n", 1)[0] if "Current thread" in dump else dump
     for filename, line in re.findall(r'File "(.+)", line (\d+)', section):
         if not filename.startswith("<") and not any(filename.startswith(p) for p in _not_users()):
-            return f"{_shown(filename)}:{line}"
+            return f"{shown_file(filename)}:{line}"
     return None
 
-
-def _shown(filename: str) -> str:
-    import os
-    try:
-        relative = os.path.relpath(filename)
-    except ValueError:
-        return filename
-    return filename if relative.startswith(os.pardir) else f".{os.sep}{relative}"

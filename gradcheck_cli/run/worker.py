@@ -13,6 +13,7 @@ which ends its workers itself.
 """
 from __future__ import annotations
 
+import math
 import mmap
 import os
 import pickle
@@ -49,9 +50,10 @@ class Worker:
         self.done = False
         self.deadline: float | None = None   # when it must be gone (after its result: the grace)
         self.dump = ""
+        self._reaped = False
         read_fd, write_fd = os.pipe()
         dump_read, dump_write = os.pipe()
-        libc = load_libc()
+        libc, parent = load_libc(), os.getpid()
         held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)  # no Ctrl-C between fork and bookkeeping
         try:
             try:
@@ -65,7 +67,7 @@ class Worker:
             if pid == 0:
                 os.close(read_fd)
                 os.close(dump_read)
-                run_child(job, write_fd, dump_write, self.beacon, held, libc)  # never returns
+                run_child(job, write_fd, dump_write, self.beacon, held, libc, parent)  # never returns
             os.close(write_fd)
             os.close(dump_write)
             self.pid, self.started = pid, time.monotonic()
@@ -123,14 +125,18 @@ class Worker:
 
     def _exited(self) -> bool:
         """Whether the process has ended (it stays a zombie, so that its group can still be ended)."""
-        if self.status is None:
+        if self.status is None and self.pid is not None:
             try:
-                info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-            except ChildProcessError:
-                info = None
-                self.status = 0
-            if info is not None:
-                self.status = info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+                if hasattr(os, "waitid"):
+                    info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+                    if info is not None:
+                        self.status = info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+                else:  # macOS before Python 3.13: reaped as it is seen
+                    pid, status = os.waitpid(self.pid, os.WNOHANG)
+                    if pid:
+                        self.status, self._reaped = os.waitstatus_to_exitcode(status), True
+            except ChildProcessError:  # reaped by someone else (SIGCHLD ignored): its pid is no longer ours
+                self.status, self.pid = 0, None
         return self.status is not None
 
     def _finish(self) -> None:
@@ -170,13 +176,14 @@ class Worker:
         """Reaped (and its process group ended) once it ended or its time is up."""
         if not self._exited() and (self.deadline is None or now < self.deadline):
             return False
-        for target in (os.killpg, os.kill):  # its group: what its layers started, if they did
+        for target in (os.killpg, os.kill) if self.pid is not None else ():  # its group: what its layers started
             try:
                 target(self.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
         try:
-            os.waitpid(self.pid, 0)
+            if self.pid is not None and not self._reaped:
+                os.waitpid(self.pid, 0)
         except ChildProcessError:
             pass
         if self._pidfd is not None and self._pidfd >= 0:
@@ -212,7 +219,7 @@ def readable(fds: list[int], timeout: float | None) -> list[int]:
     poller = select.poll()
     for fd in fds:
         poller.register(fd, select.POLLIN)
-    return [fd for fd, _ in poller.poll(None if timeout is None else max(0, int(timeout * 1000)))]
+    return [fd for fd, _ in poller.poll(None if timeout is None else max(0, math.ceil(timeout * 1000)))]
 
 
 def _read_all(fd: int) -> str:

@@ -21,10 +21,10 @@ _EX_SOFTWARE = 70  # the worker's own code failed before it could send a result
 WORKER_FAILED = "gradcheck's worker failed: "
 
 
-def run_child(job, write_fd: int, dump_fd: int, beacon, held, libc) -> None:
+def run_child(job, write_fd: int, dump_fd: int, beacon, held, libc, parent: int) -> None:
     real_exit, code = os._exit, _EX_SOFTWARE
     try:
-        printed = _settle_in(dump_fd, beacon, held, real_exit, libc)
+        printed = _settle_in(dump_fd, beacon, held, real_exit, libc, parent)
         try:
             result = job()
         except BaseException as exc:  # a layer's KeyboardInterrupt, a BaseException subclass of its own
@@ -47,11 +47,11 @@ def run_child(job, write_fd: int, dump_fd: int, beacon, held, libc) -> None:
         real_exit(code)
 
 
-def _settle_in(dump_fd: int, beacon, held, real_exit, libc) -> dict:
+def _settle_in(dump_fd: int, beacon, held, real_exit, libc, parent: int) -> dict:
     import faulthandler
 
     os.setpgid(0, 0)                             # the terminal's Ctrl-C is for the parent
-    _die_with_parent(libc)
+    _die_with_parent(libc, parent)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     for stopping in (signal.SIGTTOU, signal.SIGTTIN):  # a background group's terminal use: allowed, not stopped
@@ -89,8 +89,7 @@ def libc():
     return _loaded_libc[0]
 
 
-def _die_with_parent(libc) -> None:
-    parent = os.getppid()
+def _die_with_parent(libc, parent: int) -> None:
     if libc is not None:  # elsewhere the parent's exit (end_workers) ends its workers
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before that took
