@@ -31,6 +31,7 @@ def line_of(statement: str, cls: str = "") -> int:
     return next(i for i, line in enumerate(SOURCE[start:], start + 1) if line.strip() == statement)
 
 
+RAISE_BASE = 'raise CustomBase("a layer\'s own BaseException")'
 ENDED = "which ended its worker process before the check was done"
 NUMPY_SHARED = ("numpy is shared by every layer and spec, so nothing computed after it could be trusted "
                 "(numpy's own functions are put back; call a function of your own instead)")
@@ -47,10 +48,16 @@ ERRORS = {
     "aborts": (f"layer 1 (./faults.py:Aborts): backward killed its worker process with signal 6 (SIGABRT) at "
                f"./faults.py:{line_of('os.abort()')}: a crash in native code (ctypes, a C extension)", 1),
     "raises_base": (f"layer 1 (./faults.py:RaisesBase): ./faults.py:"
-                    f"{line_of('raise CustomBase(' + repr('a layer' + chr(39) + 's own BaseException') + ')')}"
+                    f"{line_of(RAISE_BASE)}"
                     ": forward raised CustomBase: a layer's own BaseException", 1),
-    "raises_interrupt": (f"layer 1 (./faults.py:RaisesInterrupt): ./faults.py:{line_of('raise KeyboardInterrupt')}: "
+    "raises_interrupt": ("layer 1 (./faults.py:RaisesInterrupt): ./faults.py:"
+                         f"{line_of('raise KeyboardInterrupt', 'RaisesInterrupt')}: "
                          "backward raised KeyboardInterrupt", 1),
+    "exits_on_import": ("layer 1 (./exits_on_import.py:Never): import or constructor called os._exit(0) at "
+                        f"./exits_on_import.py:4, {ENDED}", 1),
+    "interrupts_constructor": ("layer 1 (./faults.py:InterruptsItsConstructor): ./faults.py:"
+                               f"{line_of('raise KeyboardInterrupt', 'InterruptsItsConstructor')}: import or "
+                               "constructor raised KeyboardInterrupt", 1),
     "patches_numpy": (f"layer 0 (./faults.py:PatchesNumpy): forward replaced numpy's np.dot (by _fast_dot, "
                       f"./faults.py:{line_of('def _fast_dot(a, b, out=None):')}): {NUMPY_SHARED}", 0),
 }
@@ -330,7 +337,8 @@ def test_in_the_plugin_a_layers_os_exit_or_keyboard_interrupt_is_one_failed_test
     result.stdout.fnmatch_lines([
         f"error: layer 0 (./faults.py:ExitsZero): forward called os._exit(0) at ./faults.py:"
         f"{line_of('os._exit(0)', 'ExitsZero')}, {ENDED}",
-        f"error: layer 0 (./faults.py:RaisesInterrupt): ./faults.py:{line_of('raise KeyboardInterrupt')}: "
+        "error: layer 0 (./faults.py:RaisesInterrupt): ./faults.py:"
+        f"{line_of('raise KeyboardInterrupt', 'RaisesInterrupt')}: "
         "backward raised KeyboardInterrupt",
         "error: layer 0 (./faults.py:Segfault): forward killed its worker process with signal 11 (SIGSEGV) at "
         f"./faults.py:{line_of('ctypes.string_at(0)')}: a crash in native code (ctypes, a C extension)",

@@ -252,7 +252,7 @@ def _fail_at(spec: Spec, layer_spec: LayerSpec):
 
 def _make_entry(layer_spec: LayerSpec, label: str, x, seed, spec: Spec, dtype) -> Entry:
     if layer_spec.custom:
-        with watch.around(f"{label} ({layer_spec.type})", label, "loading"):  # its import and constructor
+        with watch.around(f"{label} ({layer_spec.type})", label, "import or constructor"):
             layer = custom_layer(layer_spec, spec.file, label, _fail_at(spec, layer_spec))
         return Entry(label, layer_spec.type, layer, layer_spec.line)
     options = dict(layer_spec.options)

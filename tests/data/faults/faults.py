@@ -84,6 +84,11 @@ class RaisesBase(Identity):
         raise CustomBase("a layer's own BaseException")
 
 
+class InterruptsItsConstructor(Identity):
+    def __init__(self):
+        raise KeyboardInterrupt
+
+
 class RaisesInterrupt(Identity):
     def backward(self, grad_out):
         raise KeyboardInterrupt
