@@ -14,6 +14,7 @@ import typer
 from . import __version__, defaults
 from .fast_exit import exit_fast
 from .report.terminal import escape_controls, guarded
+from .run.signals import reports_held, stopping
 
 app = typer.Typer(
     name="gradcheck",
@@ -24,7 +25,6 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-EXIT_INTERRUPTED = 130
 
 
 def _version(value: bool) -> None:
@@ -82,6 +82,7 @@ def main(
 
 
 @app.command()
+@stopping  # SIGTERM ends a run as Ctrl-C does (143); a second signal cannot cut the reports short
 def run(
     paths: List[str] = typer.Argument(..., metavar="PATH...",
                                       help="Spec files, folders searched for *.yaml/*.yml, or - (standard input)."),
@@ -121,10 +122,9 @@ def run(
     """Check every spec: analytic gradients against central differences, a table per spec.
 
     Exit code 0: all passed; 1: a check failed or a layer errored; 2: a spec is invalid;
-    130: interrupted (reports then hold the specs finished so far)."""
+    130: interrupted, 143: terminated (SIGTERM; reports then hold the specs finished so far)."""
     from .report import console as report_console
-    from .run.batch import Interrupted, RunOptions
-    from .run.batch import run as run_specs
+    from .run.batch import Interrupted, RunOptions, run as run_specs
 
     if mode not in (None, "full", "fast", "sample"):
         raise typer.BadParameter(f"expected full, fast or sample, got {mode!r}", param_hint="'--mode'")
@@ -155,11 +155,12 @@ def run(
         with progress, layer_prints:
             result = run_specs(paths, options, on_result=show, on_start=progress.set_total)
     except Interrupted as stop:
-        result, code = stop.result, EXIT_INTERRUPTED
-        console.print("interrupted: reports hold the specs finished so far", style="yellow")
+        result, code = stop.result, stop.code
+        console.print(f"{stop.reason}: reports hold the specs finished so far", style="yellow")
+    held = reports_held()  # a signal from now on is remembered, and the reports written whole
     console.print(report_console.summary_line(result))
     from .report.files import write_reports  # each to its absolute path; exit code 2 if one cannot be written
-    code = result.exit_code if code is None else code
+    code = (held.code or result.exit_code) if code is None else code
     raise typer.Exit(write_reports(result, targets, code, console, _console(stderr=True)))
 
 
@@ -174,37 +175,26 @@ def validate(
     """Parse and build each spec (one forward per layer, for the shapes; a custom class layer
     also runs backward once, to find its parameters), without checking any gradient. Exit code
     0: all valid; 1: a layer errored while building; 2: a spec is invalid."""
-    import numpy as np
-
-    from .errors import LayerError, SpecError
-    from .model.network import build_network
-    from .run.batch import discover, guard_built, guard_size
-    from .spec.load import load_spec
-    from .spec.stdin import shown_path
+    from .run.batch import RunOptions, discover
+    from .run.isolation import check_isolated, end_workers
 
     console = _console()
-    found, invalid, errored = discover(paths), 0, 0
-    for path in found:
-        if not isinstance(path, str):
+    found = discover(paths)
+    invalid = errored = 0
+    options = RunOptions(allow_custom=not no_custom, max_elements=max_elements)  # as in `run`: size refused
+    for path in found:  # a spec with custom code is built in a worker of its own, as `run` checks it
+        result = check_isolated(path, options, build_only=True) if isinstance(path, str) else path
+        if result.invalid:
             invalid += 1
-            console.print(escape_controls(path.error), style="red", markup=False)
-            continue
-        try:
-            spec = load_spec(path, allow_custom=not no_custom)
-            guard_size(spec, max_elements)  # as in `run`: no building of what would not fit
-            with np.errstate(all="ignore"):  # as in `run`: what overflows is the check's business
-                built = build_network(spec)
-                guard_built(built, max_elements)  # as in `run`: every parameter built counts
-        except SpecError as exc:
-            invalid += 1
-            console.print(escape_controls(str(exc)), style="red", markup=False)
-        except LayerError as exc:
+            console.print(escape_controls(result.error), style="red", markup=False)
+        elif result.error:
             errored += 1
-            console.print(escape_controls(f"{shown_path(path)}: error: {exc}"), style="red", markup=False)
+            console.print(escape_controls(f"{result.path}: error: {result.error}"), style="red", markup=False)
         else:
-            console.print(escape_controls(f"{shown_path(path)}: valid"), style="green", markup=False)
-            for warning in getattr(built, "warnings", []):  # a graph's input or output nothing takes
+            console.print(escape_controls(f"{result.path}: valid"), style="green", markup=False)
+            for warning in result.warnings:  # a graph's input or output nothing takes
                 console.print(escape_controls(f"  warning: {warning.message}"), style="yellow", markup=False)
+    end_workers()
     total = len(found)
     console.print(f"{total - invalid - errored} of {total} spec{'s' if total != 1 else ''} valid")
     raise typer.Exit(2 if invalid else 1 if errored else 0)

@@ -113,6 +113,17 @@ def user_frame(exc: BaseException) -> str | None:
     return f"{filename}:{line}"
 
 
+def shown_file(filename: str) -> str:
+    """A file as messages show it: `./layers.py`, relative to the current folder when below it,
+    else as it is."""
+    import os
+    try:
+        relative = os.path.relpath(filename)
+    except ValueError:  # another drive
+        return filename
+    return filename if relative.startswith(os.pardir) or filename.startswith("<") else f".{os.sep}{relative}"
+
+
 _NOT_USERS: tuple[str, ...] | None = None
 
 

@@ -123,6 +123,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     session.config.stash[_RUN_OPTIONS] = run_options(session.config)
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """No worker outlives the session (one done gets a moment for its layers' atexit handlers)."""
+    import sys
+    if "gradcheck_cli.run.worker" in sys.modules:
+        from .run.worker import end_workers
+        end_workers()
+
+
 def matches_pattern(path: Path, pattern: str) -> bool:
     """As pytest's python_files: a pattern without a `/` is matched against the file name; one
     with a `/` against the end of the path (so relative to the rootdir, or deeper), `*` crossing
@@ -252,7 +260,9 @@ def _display_path(path: Path) -> str:
 
 
 class GradcheckItem(pytest.Item):
-    """One spec file checked by runner.check_spec."""
+    """One spec file, checked by run.isolation.check_isolated: a spec with custom code in a worker
+    process of its own, so that a layer's os._exit, crash or KeyboardInterrupt fails this test
+    and the session goes on."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -261,9 +271,9 @@ class GradcheckItem(pytest.Item):
 
     def runtest(self) -> None:
         from .results import PASSED
-        from .run.batch import check_spec
+        from .run.isolation import check_isolated
 
-        self.result = check_spec(_display_path(self.path), self.config.stash[_RUN_OPTIONS])
+        self.result = check_isolated(_display_path(self.path), self.config.stash[_RUN_OPTIONS])
         self.user_properties.append(("gradcheck_outcome", self.result.outcome))
         if self.result.outcome != PASSED:
             raise GradcheckFailure(self.result)

@@ -55,10 +55,13 @@ def test_a_layer_file_imports_from_the_current_folder(tmp_path, monkeypatch, wri
     assert report["specs"][0]["outcome"] == "passed", report["specs"][0]["error"]
 
 
-def test_modules_found_through_the_python_path_are_kept(tmp_path, monkeypatch, write_file, write_spec, run_json):
+def test_modules_found_through_the_python_path_are_kept(tmp_path, monkeypatch, write_file, write_spec):
     """A virtual environment inside the current folder: what a layer imports from it for the
-    first time stays imported (re-importing an extension module can break it); its neighbour
-    from the spec's folder is forgotten."""
+    first time stays imported in the caller's process (re-importing an extension module can
+    break it); its neighbour from the spec's folder is forgotten. (The Python API runs in the
+    caller's process; `gradcheck run` checks the spec in a worker, which keeps nothing.)"""
+    from gradcheck_cli import check_spec
+
     write_file("venv/site-packages/installed_lib_xyz/__init__.py", "FACTOR = 2.0\n")
     write_file("neighbour_xyz.py", "OFFSET = 0.0\n")
     write_file("layers.py", "from installed_lib_xyz import FACTOR\nimport neighbour_xyz\n" + SCALE_PAIR)
@@ -66,8 +69,8 @@ def test_modules_found_through_the_python_path_are_kept(tmp_path, monkeypatch, w
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path / "venv" / "site-packages"))
     monkeypatch.delitem(sys.modules, "installed_lib_xyz", raising=False)
-    _, report = run_json("spec.yaml")
-    assert report["specs"][0]["outcome"] == "passed", report["specs"][0]["error"]
+    result = check_spec("spec.yaml")
+    assert result.outcome == "passed", result.error
     assert "installed_lib_xyz" in sys.modules
     assert "neighbour_xyz" not in sys.modules
 

@@ -47,7 +47,8 @@ def test_a_timed_out_spec_on_standard_input_is_still_named_stdin(tmp_path, monke
     monkeypatch.chdir(tmp_path)
     result = piped("input: [2, 2]\nlayers: [./slow.py:Slow]\n", "run", "-", "--timeout", "0.5", "-q")
     assert result.exit_code == 1
-    assert result.output.strip().splitlines()[0] == "stdin: error: timed out after 0.5 s"
+    assert result.output.strip().splitlines()[0] == ("stdin: error: timed out after 0.5 s, "
+                                                     "in layer 0 (./slow.py:Slow) forward")
 
 
 def test_an_error_in_a_spec_on_standard_input_names_stdin_and_the_line():

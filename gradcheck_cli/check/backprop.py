@@ -58,7 +58,9 @@ def _check_declarations(entry: Entry, x, y) -> None:
 
     reversed_rows = x[::-1].copy()
     try:
-        ys = layer.forward(np.stack([x, reversed_rows]))
+        ys = entry.run("forward", layer.forward, np.stack([x, reversed_rows]))
+    except LayerError:
+        raise
     except Exception as exc:
         raise entry.fail(f"declares stacked = True, but {raised('forward', exc)} on a stack of "
                          f"2 inputs {(2,) + x.shape}") from None
@@ -69,7 +71,9 @@ def _check_declarations(entry: Entry, x, y) -> None:
     if not rowwise:
         return
     try:
-        alone = layer.forward(x[:, None].copy())          # each row as a one-row input
+        alone = entry.run("forward", layer.forward, x[:, None].copy())  # each row as a one-row input
+    except LayerError:
+        raise
     except Exception as exc:
         raise entry.fail(f"declares rowwise = True, but {raised('forward', exc)} on its rows given "
                          "alone") from None

@@ -46,7 +46,7 @@ def run_stack(net: Network, k: int, stack, outputs: list[np.ndarray]):
                 continue
             stack = stack.dense()
         if _takes_stacks(entry.layer):
-            stack = entry.layer.forward(stack)
+            stack = entry.run("forward", entry.layer.forward, stack)
         else:
             stack = np.stack([entry.forward(item) for item in stack])
     return stack.dense() if isinstance(stack, ColumnChange) else stack

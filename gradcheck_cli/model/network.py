@@ -10,6 +10,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .arrays import EXPECTED, not_real_floats
+from . import watch
 from .custom_layer import custom_layer
 from .custom_loss import build_loss
 from .discovery import settle
@@ -56,11 +57,13 @@ class Entry:
         params = getattr(self.layer, "params", None)
         return params if isinstance(params, dict) else {}
 
+    def run(self, what: str, method, argument):
+        """method(argument): a custom layer's code watched while it runs (watch.py), a built-in's as it is."""
+        return method(argument) if self.random is None else watch.call(self, what, method, argument)
+
     def forward(self, x):
-        random = self.random
         try:
-            y = self.layer.forward(x) if random is None or not random.seeding else \
-                random.call("forward", self.layer.forward, x)
+            y = self.run("forward", self.layer.forward, x)
         except LayerError:
             raise
         except LAYER_FAILURES as exc:
@@ -75,10 +78,9 @@ class Entry:
         return y.copy() if self.copies_output else y
 
     def backward(self, g, x_shape):
-        random, given = self.random, g.copy()
+        given = g.copy()
         try:
-            dx = self.layer.backward(g) if random is None or not random.seeding else \
-                random.call("backward", self.layer.backward, g)
+            dx = self.run("backward", self.layer.backward, g)
         except LayerError:
             raise
         except LAYER_FAILURES as exc:
@@ -193,6 +195,7 @@ def build_network(spec: Spec) -> Network:
         from .graph import build_graph
         return build_graph(spec)
     dtype = np.dtype(spec.dtype)
+    watch.begin()
     input_seed, layer_seed, target_seed = np.random.SeedSequence(spec.seed).spawn(3)
     x = spec.input_spec.draw(np.random.default_rng(input_seed), dtype) if spec.x is None else np.asarray(spec.x)
     # a copy: an array the Python API was given is never touched; integer ids stay integers
@@ -226,7 +229,7 @@ def _build_stack(layer_specs: list[LayerSpec], x, seed: np.random.SeedSequence, 
         build = getattr(entry.layer, "build", None)
         if callable(build):
             try:
-                with seeded_build(entry.random):
+                with seeded_build(entry.random), watch.around_entry(entry, "build"):
                     build(*build_arguments(build, x.shape, rng))
             except LayerError:  # a constructor made at build (params: of a class) names itself
                 raise
@@ -264,7 +267,8 @@ def _fail_at(spec: Spec, layer_spec: LayerSpec):
 
 def _make_entry(layer_spec: LayerSpec, label: str, x, seed, spec: Spec, dtype) -> Entry:
     if layer_spec.custom:
-        layer = custom_layer(layer_spec, spec.file, label, _fail_at(spec, layer_spec))
+        with watch.around(f"{label} ({layer_spec.type})", label, "import or constructor"):
+            layer = custom_layer(layer_spec, spec.file, label, _fail_at(spec, layer_spec))
         return Entry(label, layer_spec.type, layer, layer_spec.line)
     options = dict(layer_spec.options)
     branch = None

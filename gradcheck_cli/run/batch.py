@@ -104,20 +104,30 @@ def _invalid(path: str, error: SpecError) -> SpecResult:
 
 
 def check_spec(path: str, options: RunOptions = RunOptions()) -> SpecResult:
-    """Check one spec file; whatever goes wrong becomes the result's outcome and error."""
-    from ..spec.load import load_spec
-
+    """Check one spec file, in this process; whatever goes wrong becomes the result's outcome
+    and error (isolation.check_isolated runs a spec with custom code in a worker instead)."""
     start = time.perf_counter()
-    shown = shown_path(path)  # `-` is shown as stdin
+    spec = load_checked(path, options)
+    return spec if isinstance(spec, SpecResult) else check_valid(spec, path, options, start)
+
+
+def load_checked(path: str, options: RunOptions):
+    """The spec, loaded and within the size limit; else its invalid result."""
+    from ..spec.load import load_spec
     try:
         spec = load_spec(path, allow_custom=options.allow_custom)
         guard_size(spec, options.max_elements)
     except SpecError as exc:
-        return _invalid(shown, exc)
+        return _invalid(shown_path(path), exc)  # `-` is shown as stdin
+    return spec
+
+
+def check_valid(spec, path: str, options: RunOptions, start: float) -> SpecResult:
+    """check_loaded, and an invalid result for a spec found invalid as it is built."""
     try:
         return check_loaded(spec, options, start, limit=options.max_elements)
     except SpecError as exc:
-        result = _invalid(shown, exc)
+        result = _invalid(shown_path(path), exc)
         result.name, result.seconds = spec.name, time.perf_counter() - start
         return result
 
@@ -230,17 +240,23 @@ def _too_large(spec, total: int, max_elements: int, most: str = "", where: str =
 
 
 class Interrupted(Exception):
-    """Ctrl-C: carries the results finished so far."""
+    """Ctrl-C or SIGTERM: carries the results finished so far, and the exit code (130, 143)."""
 
-    def __init__(self, result: RunResult):
+    def __init__(self, result: RunResult, code: int = 130):
         super().__init__("interrupted")
         self.result = result
+        self.code = code
+        self.reason = "interrupted" if code == 130 else "terminated"
 
 
 def run(paths: list[str], options: RunOptions = RunOptions(), on_result=None, on_start=None) -> RunResult:
     """Check every spec the paths name; results (and on_result calls) in the order of the
-    paths, whatever the number of jobs; `on_start(count)` once they are found. Ctrl-C raises
-    Interrupted with what is finished."""
+    paths, whatever the number of jobs; `on_start(count)` once they are found. A spec with
+    custom code runs in a worker process of its own (isolation.py). Ctrl-C (or SIGTERM, with
+    run/signals.py) raises Interrupted with what is finished; no worker outlives the run."""
+    from .isolation import check_isolated, end_workers
+    from .signals import reports_held
+
     start = time.perf_counter()
     pending = take_shard(discover(paths), options.shard)
     if on_start:
@@ -267,11 +283,15 @@ def run(paths: list[str], options: RunOptions = RunOptions(), on_result=None, on
     try:
         if options.jobs <= 1 and options.timeout is None:
             for path in files:
-                file_done(check_spec(path, options))
+                file_done(check_isolated(path, options))
         else:
             from .processes import run_in_processes
             with stdin_read_ahead() if STDIN in files else contextlib.nullcontext():
                 run_in_processes(files, options, check_spec, file_done)
-    except KeyboardInterrupt:
-        raise Interrupted(RunResult(results, time.perf_counter() - start, interrupted=True)) from None
+        end_workers()  # those done get a moment for their layers' atexit handlers
+        reports_held()  # the run is over: from here on a signal is remembered, and the reports written
+    except KeyboardInterrupt as stop:
+        end_workers(grace=0)
+        raise Interrupted(RunResult(results, time.perf_counter() - start, interrupted=True),
+                          128 + getattr(stop, "signum", 2)) from None
     return RunResult(results, time.perf_counter() - start)

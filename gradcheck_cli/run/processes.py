@@ -1,59 +1,48 @@
 """Specs in worker processes: for --jobs N, and for --timeout, since only a process can be
-stopped when a layer hangs. Results are handed on in the order of the files."""
+stopped when a layer hangs. Every spec gets a fresh worker (worker.py: forked, ended with what
+it started, never hanging on the threads a layer left). Results are handed on in the order of
+the files."""
 from __future__ import annotations
 
-import multiprocessing
+import functools
 import time
-from multiprocessing.connection import wait
 
 from ..results import ERROR, SpecResult
+from ..spec.stdin import shown_path
+from .isolation import SpecJob, Worker, no_worker, outcome, readable, warm
 
 POLL_SECONDS = 0.05
 
 
-def _work(connection, check, path, options) -> None:
-    try:
-        result = check(path, options)
-    except (KeyboardInterrupt, SystemExit):
-        return
-    connection.send(result)
-    connection.close()
-
-
 def run_in_processes(files: list[str], options, check, finished) -> None:
-    context = multiprocessing.get_context("fork")
     jobs = max(1, options.jobs)
     pending = list(enumerate(files))
-    running: dict = {}          # connection -> (index, path, process, started)
+    running: dict[Worker, tuple[int, SpecJob]] = {}
     done: dict[int, SpecResult] = {}
     next_to_report = 0
+    warm()
     try:
         while pending or running:
             while pending and len(running) < jobs:
                 index, path = pending.pop(0)
-                receive, send = context.Pipe(duplex=False)
-                process = context.Process(target=_work, args=(send, check, path, options), daemon=True)
-                process.start()
-                send.close()
-                running[receive] = (index, path, process, time.monotonic())
-            for connection in wait(list(running), timeout=POLL_SECONDS):
-                index, path, process, _ = running.pop(connection)
+                job = SpecJob(functools.partial(check, path, options), shown_path(path))
                 try:
-                    done[index] = connection.recv()
-                except (EOFError, OSError):
-                    code = process.exitcode if process.exitcode is not None else "?"
-                    done[index] = _crashed(path, f"the worker process died (exit code {code}): "
-                                                 "a layer crashed the interpreter?")
-                connection.close()
-                process.join()
+                    running[Worker(job)] = (index, job)
+                except OSError as exc:
+                    done[index] = SpecResult(path=job.path, name=job.name, outcome=ERROR, error=no_worker(exc))
+            readable([fd for worker in running for fd in worker.fds()], POLL_SECONDS)
             now = time.monotonic()
-            for connection, (index, path, process, started) in list(running.items()):
-                if options.timeout is not None and now - started > options.timeout:
-                    process.kill()
-                    process.join()
-                    connection.close()
-                    del running[connection]
-                    done[index] = _crashed(path, f"timed out after {options.timeout:g} s")
+            for worker, (index, job) in list(running.items()):
+                if worker.poll():
+                    done[index] = outcome(worker, job)
+                    del running[worker]
+                elif options.timeout is not None and now - worker.started > options.timeout:
+                    name, _, what = worker.running()
+                    worker.kill()
+                    del running[worker]
+                    during = f", in layer {name} {what}" if name else ""
+                    done[index] = SpecResult(path=job.path, name=job.name, outcome=ERROR,
+                                             error=f"timed out after {options.timeout:g} s{during}")
             while next_to_report in done:
                 finished(done.pop(next_to_report))
                 next_to_report += 1
@@ -62,19 +51,5 @@ def run_in_processes(files: list[str], options, check, finished) -> None:
             finished(done.pop(index))
         raise
     finally:
-        for connection, (_, _, process, _) in running.items():
-            process.kill()
-            process.join()
-            connection.close()
-
-
-def _crashed(path: str, message: str) -> SpecResult:
-    from pathlib import Path
-
-    from ..spec.load import load_spec
-    from ..spec.stdin import shown_path
-    try:
-        name = load_spec(path).name  # the same name a finished spec would report
-    except Exception:
-        name = Path(shown_path(path)).stem
-    return SpecResult(path=shown_path(path), name=name, outcome=ERROR, error=message)
+        for worker in running:
+            worker.kill()
