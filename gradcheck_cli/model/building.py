@@ -3,6 +3,9 @@ parameters cast to the spec's dtype, with every attribute that aliased an array 
 one (a layer keeping `self.W = self.params["W"]` must see the array the checker perturbs)."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterable, Iterator
+
 import numpy as np
 
 
@@ -41,3 +44,22 @@ def cast_params(entry, dtype) -> None:
             raise entry.fail(f"params[{name!r}] is {array.dtype}, expected a float array")
         if array.dtype != dtype or not isinstance(value, np.ndarray):
             params[name] = rebind(entry.layer, value, array.astype(dtype))
+
+
+@contextmanager
+def swapped_params(owners: Iterable, dtype) -> Iterator[bool]:
+    """Every parameter of `owners` (a stack's entries, a graph's nodes: each with params() and
+    layer) swapped for a copy in `dtype` while the block runs (the float64 twin). Yields whether
+    the swap took: a layer whose `params` is rebuilt on every access keeps its own."""
+    saved, took = [], True
+    for owner in owners:
+        params = owner.params()
+        for name, value in list(params.items()):
+            saved.append((owner, params, name, value))
+            params[name] = rebind(owner.layer, value, np.array(value, dtype=dtype))
+            took = took and owner.params().get(name) is params[name]
+    try:
+        yield took
+    finally:
+        for owner, params, name, value in saved:
+            params[name] = rebind(owner.layer, params[name], value)

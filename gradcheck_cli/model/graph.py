@@ -6,9 +6,8 @@ Nothing here is a stack: a value that feeds several nodes (a copy gate) is one a
 model.network's speed-ups (stacks of perturbations, rows, columns) are not used."""
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +19,7 @@ from ..spec.yaml_marks import format_path
 from .custom_layer import custom_layer
 from .discovery import settle
 from .graph_nodes import Node, SettleView, is_float, pack
-from .building import build_arguments, cast_params, rebind
+from .building import build_arguments, cast_params, swapped_params
 from .network import make_loss
 from .random_state import GlobalRandom, seeded_build
 from .registry import GATES, LAYERS
@@ -77,21 +76,10 @@ class GraphNetwork:
         self._run(local, nodes)
         return self.loss.value(local[self.loss_in])
 
-    @contextmanager
-    def params_as(self, dtype) -> Iterator[bool]:
-        """Every parameter swapped for a copy in `dtype` (the float64 twin), as Network.params_as."""
-        saved, took = [], True
-        for node in self.nodes:
-            params = node.params()
-            for name, value in list(params.items()):
-                saved.append((node, params, name, value))
-                params[name] = rebind(node.layer, value, np.array(value, dtype=dtype))
-                took = took and node.params().get(name) is params[name]
-        try:
-            yield took
-        finally:
-            for node, params, name, value in saved:
-                params[name] = rebind(node.layer, params[name], value)
+    def params_as(self, dtype):
+        """Every parameter swapped for a copy in `dtype` while the block runs (the float64 twin);
+        yields whether the swap took (building.swapped_params)."""
+        return swapped_params(self.nodes, dtype)
 
 
 def output_refs(node: Node) -> list[Ref]:

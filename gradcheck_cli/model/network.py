@@ -3,7 +3,6 @@ a layer does wrong (raises, wrong shape, missing gradient, NaN) becomes a LayerE
 names it."""
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -15,7 +14,7 @@ from .custom_layer import custom_layer
 from .custom_loss import build_loss
 from .discovery import settle
 from ..errors import LAYER_FAILURES, LayerError, ShapeError, SpecError, raised
-from .building import build_arguments, cast_params, rebind
+from .building import build_arguments, cast_params, swapped_params
 from .random_state import GlobalRandom, seeded_build
 from .registry import LAYERS
 from ..spec.inputs import is_integer_input
@@ -171,22 +170,10 @@ class Network:
         """L as a function of the input of top-level layer k (layer 0: the network input)."""
         return self.loss.value(self.stack.forward(x, start=k))
 
-    @contextmanager
-    def params_as(self, dtype) -> Iterator[bool]:
-        """Temporarily swap every parameter for a copy in `dtype` (the float64 twin). Yields
-        whether the swap took: a layer whose `params` is rebuilt on every access keeps its own."""
-        saved, took = [], True
-        for entry in self.stack.walk():
-            params = entry.params()
-            for name, value in list(params.items()):
-                saved.append((entry, params, name, value))
-                params[name] = rebind(entry.layer, value, np.array(value, dtype=dtype))
-                took = took and entry.params().get(name) is params[name]
-        try:
-            yield took
-        finally:
-            for entry, params, name, value in saved:
-                params[name] = rebind(entry.layer, params[name], value)
+    def params_as(self, dtype):
+        """Every parameter swapped for a copy in `dtype` while the block runs (the float64 twin);
+        yields whether the swap took (building.swapped_params)."""
+        return swapped_params(self.stack.walk(), dtype)
 
 
 def build_network(spec: Spec) -> Network:
