@@ -50,6 +50,9 @@ class ElementVerdicts:
     mismatch: np.ndarray    # bool
     kink: np.ndarray        # bool: accepted as a subgradient at a kink
     numeric: np.ndarray     # the best numeric estimate per element
+    # bool: a mismatch whose one-sided derivatives differ (it sits on a kink, outside the bracket):
+    # its numeric value is a central difference across the kink, no number to read a pattern from
+    bent: np.ndarray | None = None
 
 
 def relative_error(analytic, numeric, tol: Tolerance):
@@ -84,6 +87,7 @@ def judge(analytic: np.ndarray, numeric: np.ndarray, tol: Tolerance, analytic_no
     allowed = _allowed(a, n, tol, noise)
     excess = np.abs(a - n) / np.maximum(allowed, 1e-300)
     kink = np.zeros(a.shape, dtype=bool)
+    bent = np.zeros(a.shape, dtype=bool)
     for flat in np.flatnonzero(excess > 1.0):
         idx = flat
         where = np.unravel_index(flat, shape)
@@ -109,6 +113,7 @@ def judge(analytic: np.ndarray, numeric: np.ndarray, tol: Tolerance, analytic_no
             n[idx] = value  # each layer's choice at its kink was checked alone; report it as matching
             excess[idx] = 0.0
             continue
+        bent[idx] = high - low > slack
         n[idx] = closer.richardson
         # Unsettled, the estimates' disagreement is no error bar: it would excuse anything.
         plain_allowed = smooth_allowed if settled else _allowed(value, closer.richardson, tol, noise[idx])
@@ -118,7 +123,7 @@ def judge(analytic: np.ndarray, numeric: np.ndarray, tol: Tolerance, analytic_no
         _count_matching_kinks(a, tol, noise, allowed, (excess <= 1.0) & ~kink, kink, np.ravel(bends), look, shape)
     abs_error = np.abs(a - n)
     rel_error = relative_error(a, n, tol)
-    return ElementVerdicts(*(v.reshape(shape) for v in (abs_error, rel_error, excess, excess > 1.0, kink, n)))
+    return ElementVerdicts(*(v.reshape(shape) for v in (abs_error, rel_error, excess, excess > 1.0, kink, n, bent)))
 
 
 def _count_matching_kinks(a, tol, noise, allowed, matching, kink, bends, look, shape) -> None:
