@@ -19,6 +19,7 @@ from ..spec.graph import Ref
 from .loss_check import NODE, check_loss, loss_alone, loss_precision
 from .jobs import TensorJob, _noise, check_job
 from .precision import FLOAT64, Mode, Precision, choose_precision
+from .layer_probe import diagnose_numbers
 from .ties import check_ties
 from .taylor import TAYLOR_STEPS, fitted_order
 
@@ -162,6 +163,11 @@ def check_graph(net: GraphNetwork, settings):
             findings.notes = findings.notes + [
                 "every row of the graph matches, but a node's own backward is wrong (below): at a copy gate "
                 "the errors of its branches cancel in the sum, or a tie shares its gradient wrongly"]
+    alone = {(lc.node, c.tensor): c.diagnosis for lc in findings.layer_checks for c in lc.checks if c.diagnosis}
+    for check in findings.checks + [c for lc in findings.layer_checks for c in lc.checks]:
+        if not check.passed and check.diagnosis is None:  # a node's parameter row gets its diagnosis alone
+            check.diagnosis = alone.get((check.node, check.tensor))
+        check.compared = None
     # the loss first when its dx is wrong: every gradient flows from it (check/loss_check.py)
     wrong = [lc.node for lc in sorted(findings.layer_checks, key=lambda lc: lc.node != NODE) if lc.outcome != PASSED]
     findings.suspect_node = wrong[0] if wrong else None
@@ -207,6 +213,10 @@ def nodes_alone(net: GraphNetwork, trace: GraphTrace, precision: Precision, seed
         # tied elements jointly too (check/ties.py): at a tie each alone can pass where together they cannot
         checks = [check_ties(check, job.analytic, job.theta, job.evaluate, outputs, precision) if check.kinks
                   else check for check, job in zip(checks, jobs)]
+        first = next((x for x in xs if is_float(x)), None)
+        if first is not None:  # what kind of mistake, from the numbers (the node's own backward is not probed)
+            diagnose_numbers(checks, {job.name: job.analytic for job in jobs}, first,
+                             weights[0] if len(weights) == 1 else np.ones(1), precision)
         results.append(LayerCheck(None, node.type, PASSED if all(c.passed for c in checks) else FAILED, checks,
                                   node=node.name))
     return results

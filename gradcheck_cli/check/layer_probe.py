@@ -70,6 +70,35 @@ class LayerProbe:
         return np.stack(columns, axis=1)
 
 
+class NoProbe:
+    """For what cannot be called alone at one input (a graph node with several, a loss): the
+    fingerprints read from the numbers alone still apply; those that ask the layer are skipped."""
+
+    def backward(self, upstream):
+        return None
+
+    def row_jacobian(self, r: int):
+        return None
+
+
+def diagnose_numbers(checks: list, analytic: dict, x: np.ndarray, upstream: np.ndarray, precision: Precision) -> None:
+    """Sets `diagnosis` on the failed checks from their numbers alone (`analytic`: by tensor name);
+    `x`, `upstream`: the input and upstream gradient they were taken at (for 1/N and shapes)."""
+    evidence = []
+    for check in checks:
+        if check.passed or check.compared is None or check.tensor not in analytic:
+            continue
+        numeric, mismatch, sample = check.compared
+        a = np.asarray(analytic[check.tensor], dtype=np.float64)
+        where = np.arange(a.size) if sample is None else np.asarray(sample)
+        evidence.append(Evidence(check.tensor, a, np.asarray(numeric, dtype=np.float64).ravel(),
+                                 np.asarray(mismatch).ravel(), where, precision.tolerance, upstream, x, {}, NoProbe()))
+    found = diagnose(evidence)
+    for check in checks:
+        if check.diagnosis is None:
+            check.diagnosis = found.get(check.tensor)
+
+
 def layer_options(layer_spec) -> dict[str, float]:
     """The layer's options that are fractions (a dropout's p, a slope), by name; nested ones
     (a function pair's dropout_param.p) by their dotted name."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .jobs import TensorJob, check_job
+from .layer_probe import diagnose_numbers
 from .numeric import default_step
 from .precision import FLOAT64, Mode, Precision
 from ..results import FAILED, PASSED, LayerCheck, TensorCheck
@@ -37,6 +38,9 @@ def check_loss(loss, y, layer: int, precision: Precision, mode: Mode = Mode(), s
                     stack_size=1, noise=0.0, twin=None)
     check = check_job(job, precision, mode, np.random.default_rng([seed, layer, sum(map(ord, NODE))]))
     check.node = NODE
+    # what kind of mistake, from the numbers (a loss's upstream is dL/dL = 1; x its input, for 1/N)
+    diagnose_numbers([check], {"input": analytic}, theta, np.ones(1), precision)
+    check.compared = None
     return check
 
 

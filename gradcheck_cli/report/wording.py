@@ -105,8 +105,17 @@ def _and(names: list[str]) -> str:
 def diagnosis_lines(result: SpecResult) -> list[str]:
     """`likely: factor in layer 0 b (95%): analytic = 0.2 × numeric ...`, one per diagnosed tensor
     of the layers that are wrong alone."""
-    return [f"likely: {c.diagnosis.kind} in layer {c.layer} {c.tensor} ({c.diagnosis.confidence:.0%}): "
+    return [f"likely: {c.diagnosis.kind} in {_alone_place(lc, c)} ({c.diagnosis.confidence:.0%}): "
             f"{c.diagnosis.detail}" for lc in result.layer_checks for c in lc.checks if c.diagnosis]
+
+
+def _alone_place(layer_check: LayerCheck, check: TensorCheck) -> str:
+    """`layer 0 b`, `the loss's input`, `node h input.1`: where a diagnosed tensor sits."""
+    if layer_check.node == "loss":
+        return f"the loss's {check.tensor}"
+    if layer_check.layer is None and layer_check.node is not None:
+        return f"node {layer_check.node} {check.tensor}"
+    return f"layer {check.layer} {check.tensor}"
 
 
 def failing_tensors(result: SpecResult) -> list[TensorCheck]:
