@@ -20,9 +20,9 @@ from .ties import check_ties
 
 
 def check_layers_alone(net: Network, trace: Trace, precision: Precision, seed: int,
-                       mode: Mode = Mode()) -> list[LayerCheck]:
+                       mode: Mode = Mode(), upstreams: list | None = None) -> list[LayerCheck]:
     """Each top-level layer alone, in the mode of the whole check: backward(G) against the
-    central difference of <G, f(x)>."""
+    central difference of <G, f(x)>, G random, or `upstreams[k]` for layer k."""
     results = []
     for k, entry in enumerate(net.stack.entries):
         x = trace.inputs[k]
@@ -33,17 +33,19 @@ def check_layers_alone(net: Network, trace: Trace, precision: Precision, seed: i
             diagnose_layer(entry, layer_spec, x, weights, jobs, checks, precision, mode,
                            np.random.default_rng([seed, k, 2]))
 
-        checks = _alone(entry, k, x, precision, mode, [seed, k], diagnose)
+        checks = _alone(entry, k, x, precision, mode, [seed, k], diagnose,
+                        None if upstreams is None else upstreams[k])
         results.append(LayerCheck(k, entry.type, PASSED if all(c.passed for c in checks) else FAILED, checks))
     return results
 
 
 def _alone(entry: Entry, k: int, x: np.ndarray, precision: Precision, mode: Mode, key: list[int],
-           diagnose=None) -> list[TensorCheck]:
+           diagnose=None, upstream: np.ndarray | None = None) -> list[TensorCheck]:
     """One layer's input and parameter gradients alone; `key` seeds G and the mode's draws;
     `diagnose(jobs, checks, G)` (a top-level layer) says what kind of mistake its failures are."""
     y = entry.forward(x.copy())
-    weights = np.random.default_rng(key).standard_normal(y.shape)
+    weights = np.random.default_rng(key).standard_normal(y.shape) if upstream is None else \
+        np.asarray(upstream, dtype=np.float64)
     dx = entry.backward(weights.astype(y.dtype), x.shape)
     grads = {shown: owner.param_grads()[key_] for shown, owner, key_ in parameters(entry)}
 

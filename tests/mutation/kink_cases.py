@@ -106,9 +106,12 @@ INVALID = [
              valid=False, suspect=1),
     KinkCase("rounded_max_pool_to_every_tie", [custom("Rounded"), custom("MaxPoolToEveryTie"), lin(2)],
              input=POOL_INPUT, seed=15, valid=False, suspect=1),
+    KinkCase("zero_affine_ones_where_upstream_is_zero", [custom("ZeroAffineOnesWhereZero", out=4), "relu", lin(2)],
+             seed=16, valid=False, suspect=0),
+    # wrong only for the upstream gradient the network gives: located by the layer alone with that one
     KinkCase("relu_two_at_zero_for_small_upstream_only", [zero_linear(5), custom("ReLUByUpstreamSize"), lin(2)],
-             seed=14, valid=False, suspect=None),
+             seed=14, valid=False, suspect=1),
     KinkCase("composition_bug_beside_kinks", [zero_linear(5, bias=False), "relu", lin(4),
                                               custom("TanhByUpstreamSize"), lin(2)], seed=13,
-             valid=False, suspect=None),
+             valid=False, suspect=3),
 ]

@@ -212,3 +212,25 @@ class TanhByUpstreamSize:
 
     def backward(self, g):
         return g * (1.0 - self.y ** 2) * (2.0 if g.std() < 0.5 else 1.0)
+
+
+class ZeroAffineOnesWhereZero:
+    """BUG: y = x W (W = 0 at build) whose backward takes an upstream gradient that is exactly 0 as
+    1 (dW = xᵀ·1 there): right for a random G, wrong for the network's, which a ReLU at its kink
+    makes exactly 0; the crossing of kinks must not excuse it."""
+
+    def __init__(self, out=4):
+        self.out = out
+        self.params, self.grads = {}, {}
+
+    def build(self, shape, rng):
+        self.params["W"] = np.zeros((shape[-1], self.out))
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.params["W"]
+
+    def backward(self, g):
+        g = np.where(g == 0.0, 1.0, g)
+        self.grads["W"] = self.x.T @ g
+        return g @ self.params["W"].T
