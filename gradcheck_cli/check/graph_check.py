@@ -16,10 +16,10 @@ from ..model.graph import GraphNetwork, output_refs
 from ..model.graph_nodes import is_float
 from ..results import FAILED, PASSED, LayerCheck, TensorCheck, Warning
 from ..spec.graph import Ref
-from .loss_check import NODE, check_loss, loss_alone, loss_precision
+from .loss_check import NODE, loss_alone, loss_checks
 from .jobs import TensorJob, _noise, check_job
 from .precision import FLOAT64, Mode, Precision, choose_precision
-from .layer_probe import diagnose_numbers
+from .layer_probe import diagnose_numbers, share_diagnoses
 from .ties import check_ties
 from .taylor import TAYLOR_STEPS, fitted_order
 
@@ -75,17 +75,11 @@ def _settle(net: GraphNetwork) -> list[Warning]:
 
 
 def graph_twin(net: GraphNetwork) -> GraphTrace | None:
-    """Backprop on a float64 copy of a float32 graph, when every node keeps the dtype it is given."""
-    if net.dtype == FLOAT64:
-        return None
-    try:
-        with net.params_as(FLOAT64) as took:
-            if not took:
-                return None
-            twin = graph_backprop(net, {ref: v.astype(FLOAT64) if is_float(v) else v for ref, v in net.inputs.items()})
-    except LayerError:
-        return None
-    return twin if twin.lowest_dtype == FLOAT64 else None
+    """Backprop on a float64 copy of a float32 graph (spec_check.twin_trace)."""
+    from .spec_check import twin_trace
+
+    return twin_trace(net, lambda: graph_backprop(
+        net, {ref: v.astype(FLOAT64) if is_float(v) else v for ref, v in net.inputs.items()}))
 
 
 def graph_jobs(net: GraphNetwork, precision: Precision, trace: GraphTrace,
@@ -135,7 +129,7 @@ def _checked(node_name: str, type_: str, job: TensorJob, precision: Precision, m
 
 def check_graph(net: GraphNetwork, settings):
     """The whole check of a built graph spec (spec_check.check_built for a GraphNetwork)."""
-    from .spec_check import Findings, _alone, choose_mode
+    from .spec_check import Findings, alone_precision, choose_mode
 
     trace = graph_backprop(net, net.inputs)
     twin = graph_twin(net)
@@ -153,7 +147,7 @@ def check_graph(net: GraphNetwork, settings):
         # Each node alone, always: at a copy gate the gradients of the branches are summed before
         # any row compares them, so two wrong backwards can cancel (2g and 0g for g and g) and every
         # row of the graph match. Alone, each node's backward is compared input by input.
-        layer_checks = nodes_alone(net, twin or trace, _alone(precision, settings), settings.seed,
+        layer_checks = nodes_alone(net, twin or trace, alone_precision(precision, settings), settings.seed,
                                    mode) + loss_alone(checks)
         wrong = [lc for lc in layer_checks if lc.outcome != PASSED]
         if all(c.passed for c in checks) and not wrong:
@@ -163,11 +157,7 @@ def check_graph(net: GraphNetwork, settings):
             findings.notes = findings.notes + [
                 "every row of the graph matches, but a node's own backward is wrong (below): at a copy gate "
                 "the errors of its branches cancel in the sum, or a tie shares its gradient wrongly"]
-    alone = {(lc.node, c.tensor): c.diagnosis for lc in findings.layer_checks for c in lc.checks if c.diagnosis}
-    for check in findings.checks + [c for lc in findings.layer_checks for c in lc.checks]:
-        if not check.passed and check.diagnosis is None:  # a node's parameter row gets its diagnosis alone
-            check.diagnosis = alone.get((check.node, check.tensor))
-        check.compared = None
+    share_diagnoses(findings.checks, findings.layer_checks)  # a node's parameter row: its diagnosis alone
     # the loss first when its dx is wrong: every gradient flows from it (check/loss_check.py)
     wrong = [lc.node for lc in sorted(findings.layer_checks, key=lambda lc: lc.node != NODE) if lc.outcome != PASSED]
     findings.suspect_node = wrong[0] if wrong else None
@@ -175,13 +165,11 @@ def check_graph(net: GraphNetwork, settings):
 
 
 def _loss_row(net: GraphNetwork, trace: GraphTrace, mode: Mode, settings) -> list[TensorCheck]:
-    """A custom loss's own dx at the value it takes, as in a stack spec; none for a built-in loss."""
-    if not getattr(net.loss, "custom", False):
-        return []
-    precision = loss_precision(settings.rtol, settings.atol, settings.step)
-    row = check_loss(net.loss, trace.values[net.graph.loss_in], len(net.nodes), precision, mode, settings.seed)
-    row.layer = None  # a graph's rows are named by node
-    return [row]
+    """A custom loss's own dx at the value it takes, as in a stack spec (named by node only)."""
+    rows = loss_checks(net.loss, trace.values[net.graph.loss_in], len(net.nodes), mode, settings)
+    for row in rows:
+        row.layer = None
+    return rows
 
 
 def nodes_alone(net: GraphNetwork, trace: GraphTrace, precision: Precision, seed: int, mode: Mode) -> list[LayerCheck]:

@@ -151,9 +151,10 @@ def share_diagnoses(checks: list[TensorCheck], layer_checks: list[LayerCheck]) -
     """A tensor of the network whose layer is wrong alone gets that layer's diagnosis of it (a
     tensor that fails only because an error flows down from a later layer gets none); the
     numbers kept for the diagnosis are let go."""
-    alone = {(c.layer, c.tensor): c.diagnosis for lc in layer_checks for c in lc.checks if c.diagnosis}
+    # by layer (a stack), node (a graph; "loss" for a custom loss's row) and tensor
+    alone = {(c.layer, c.node, c.tensor): c.diagnosis for lc in layer_checks for c in lc.checks if c.diagnosis}
     for check in checks:
         if not check.passed:
-            check.diagnosis = alone.get((check.layer, check.tensor))
+            check.diagnosis = alone.get((check.layer, check.node, check.tensor))
     for check in checks + [c for lc in layer_checks for c in lc.checks]:
         check.compared = None

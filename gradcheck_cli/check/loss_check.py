@@ -44,13 +44,13 @@ def check_loss(loss, y, layer: int, precision: Precision, mode: Mode = Mode(), s
     return check
 
 
-def loss_checks(net, trace, mode: Mode, settings) -> list[TensorCheck]:
-    """The loss row of a stack spec with a custom loss, at the output backprop started from; none
-    for a built-in loss."""
-    if not getattr(net.loss, "custom", False):
+def loss_checks(loss, y, layer: int, mode: Mode, settings) -> list[TensorCheck]:
+    """The loss row of a spec with a custom loss, at `y`, the value backprop started from (a
+    stack's last output, a graph's loss node); none for a built-in loss."""
+    if not getattr(loss, "custom", False):
         return []
     precision = loss_precision(settings.rtol, settings.atol, settings.step)
-    return [check_loss(net.loss, trace.output, len(net.stack.entries), precision, mode, settings.seed)]
+    return [check_loss(loss, y, layer, precision, mode, settings.seed)]
 
 
 def loss_alone(checks: list[TensorCheck]) -> list[LayerCheck]:

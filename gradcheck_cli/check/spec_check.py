@@ -52,15 +52,21 @@ class Findings:
 
 
 def float64_twin(net: Network) -> Trace | None:
-    """Backprop on a float64 copy of a lower-precision network, when every layer keeps the
-    dtype it is given (else None: the numeric side must then stay in the network's dtype)."""
+    """Backprop on a float64 copy of a lower-precision network (twin_trace)."""
+    return twin_trace(net, lambda: backprop(net, net.x if net.stack.entries[0].integer_input
+                                            else net.x.astype(FLOAT64)))
+
+
+def twin_trace(net, run_backprop):
+    """`run_backprop()` on a float64 copy of a lower-precision stack or graph, when every layer
+    keeps the dtype it is given (else None: the numeric side must then stay in the network's dtype)."""
     if net.dtype == FLOAT64:
         return None
     try:
         with net.params_as(FLOAT64) as took:
             if not took:
                 return None
-            twin = backprop(net, net.x if net.stack.entries[0].integer_input else net.x.astype(FLOAT64))
+            twin = run_backprop()
     except LayerError:
         return None
     # Every layer's output, not just the last one: a layer that computes in float32 inside
@@ -95,7 +101,8 @@ def check_built(net: Network, settings: Settings) -> Findings:
     numeric_trace = twin or trace
     with net.params_as(FLOAT64) if twin else nullcontext():
         checks = check_network(net, precision, trace, twin, mode, settings.seed)
-        checks += loss_checks(net, trace, mode, settings)  # a custom loss's own dx, a row of its own
+        # a custom loss's own dx, a row of its own
+        checks += loss_checks(net.loss, trace.output, len(net.stack.entries), mode, settings)
         if not checks:  # integer ids into layers without parameters: nothing was compared, which is no pass
             raise SpecError("nothing to check: the input is integer ids, which have no gradient, and no layer has "
                             "parameters", net.spec.path, net.spec.marks.line(("input",)), where="input")
@@ -105,14 +112,14 @@ def check_built(net: Network, settings: Settings) -> Findings:
             return findings
         # With kinks, each layer alone even when every tensor passed: a layer that is wrong only at
         # a tie (its gradient given to every tied element) passes element by element in the network.
-        layer_checks = check_layers_alone(net, numeric_trace, _alone(precision, settings), settings.seed,
+        layer_checks = check_layers_alone(net, numeric_trace, alone_precision(precision, settings), settings.seed,
                                           mode) + loss_alone(checks)
         wrong = [lc.layer for lc in layer_checks if lc.outcome != PASSED]
         if not wrong and not all(c.passed for c in checks):
             # Before a mismatch is excused as a crossing of kinks, each layer alone once more with
             # the upstream gradient the network gives it: a backward wrong only for that one (where
             # it is exactly 0 after a ReLU at its kink, say) is right for a random G.
-            given = check_layers_alone(net, numeric_trace, _alone(precision, settings), settings.seed, mode,
+            given = check_layers_alone(net, numeric_trace, alone_precision(precision, settings), settings.seed, mode,
                                        upstreams=_upstreams(net, numeric_trace))
             if any(lc.outcome != PASSED for lc in given):
                 layer_checks = given + loss_alone(checks)
@@ -136,7 +143,7 @@ def _upstreams(net: Network, trace: Trace) -> list:
     return list(trace.input_grads[1:]) + [net.loss.grad(trace.output)]
 
 
-def _alone(precision: Precision, settings: Settings) -> Precision:
+def alone_precision(precision: Precision, settings: Settings) -> Precision:
     """Alone, on the float64 twin, a layer is held to float64's tolerance, unless the user set one."""
     if not precision.shadow:
         return precision
