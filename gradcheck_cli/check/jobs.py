@@ -12,6 +12,7 @@ from .backprop import Trace
 from ..model.network import Network, parameters
 from .numeric import MAX_STACK, STACK_BUDGET
 from .precision import Mode, Precision
+from .probing import probe_network
 from ..results import TensorCheck
 from .tensor import check_tensor, check_tensor_directions
 
@@ -36,11 +37,21 @@ class TensorJob:
     twin: np.ndarray | None        # the analytic gradient of the float64 twin, if any
 
 
-def tensor_jobs(net: Network, precision: Precision, trace: Trace, shadow_trace: Trace | None) -> list[TensorJob]:
-    """The input of every top-level layer, then its parameters, in order."""
+def tensor_jobs(net: Network, precision: Precision, trace: Trace, shadow_trace: Trace | None,
+                batching: bool = True) -> list[TensorJob]:
+    """The input of every top-level layer, then its parameters, in order. `batching`: custom
+    layers probed for what lets them take many perturbations per call (probing.py); without,
+    each is called once per perturbation (the reference the probes must agree with)."""
     jobs = []
     numeric_trace = shadow_trace or trace
     outputs = [y.astype(precision.numeric_dtype) for y in numeric_trace.outputs()]
+    inputs = [x if e.integer_input else x.astype(precision.numeric_dtype)
+              for x, e in zip(numeric_trace.inputs, net.stack.entries)]
+    if batching:
+        probe_network(net, inputs, outputs, precision.numeric_dtype)
+    else:
+        for entry in net.stack.entries:
+            entry.batched = None
     for k, entry in enumerate(net.stack.entries):
         x = numeric_trace.inputs[k]
         x = x.copy() if entry.integer_input else x.astype(precision.numeric_dtype, copy=True)  # ids stay ids
@@ -52,9 +63,9 @@ def tensor_jobs(net: Network, precision: Precision, trace: Trace, shadow_trace: 
             twin = shadow_trace.input_grads[k] if shadow_trace else None
             jobs.append(TensorJob(k, entry.type, "input", trace.input_grads[k], x, evaluate, input_losses,
                                   _stack_size(widest), _noise(trace.input_grads[k], twin), twin))
-        width = (stacked.param_stack_width(net, k, outputs) if hasattr(entry.layer, "perturbed_outputs")
-                 else max(a.size for a in outputs[k:]))
         for shown, owner, key in parameters(entry):
+            width = (stacked.param_stack_width(net, k, outputs) if stacked.param_shortcut(entry, owner, key)
+                     else max(a.size for a in outputs[k:]))
             twin = shadow_trace.param_grads[k][shown] if shadow_trace else None
             jobs.append(TensorJob(k, entry.type, shown, trace.param_grads[k][shown], owner.params()[key], evaluate,
                                   stacked.param_losses(net, k, entry, owner, key, x, outputs), _stack_size(width),
@@ -67,12 +78,13 @@ def _stack_size(width: int) -> int:
 
 
 def check_network(net: Network, precision: Precision, trace: Trace, shadow_trace: Trace | None,
-                  mode: Mode = Mode(), seed: int = 0, straightforward: bool = False) -> list[TensorCheck]:
+                  mode: Mode = Mode(), seed: int = 0, straightforward: bool = False,
+                  batching: bool = True) -> list[TensorCheck]:
     """Every layer's input gradient and every parameter gradient, through the whole network.
     `straightforward`: one perturbation and one whole forward at a time (the reference the
-    stacked engine must agree with; for tests and benchmarks)."""
+    stacked engine must agree with; for tests and benchmarks). `batching`: see tensor_jobs."""
     return [check_job(job, precision, mode, job_rng(job, seed), straightforward)
-            for job in tensor_jobs(net, precision, trace, shadow_trace)]
+            for job in tensor_jobs(net, precision, trace, shadow_trace, batching and not straightforward)]
 
 
 def job_rng(job: TensorJob, seed: int):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,19 +84,43 @@ def central_differences_stacked(losses_of, theta: np.ndarray, step: float, stack
             sums.reshape(-1)[part] = losses[: len(idx)] + losses[len(idx):]
 
     workers = min(len(parts), os.cpu_count() or 1, MAX_THREADS)
-    if workers > 1 and getattr(losses_of, "thread_safe", False):
-        # numpy's loops release the GIL, so chunks run on every core at once; BLAS is held to one
-        # thread meanwhile, or its own threads would fight the chunks for the cores.
-        from concurrent.futures import ThreadPoolExecutor
-        with _blas_controller().limit(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
-            list(pool.map(differences, parts))
-    else:
-        for part in parts:
-            differences(part)
+    # BLAS is held to one thread: with chunks on every core, its own threads would fight them for
+    # the cores; alone, on the mid-sized products of a stack, its threads spin more than they
+    # gain (bench/mlp.yaml as custom layers, one chunk at a time: 1.42 s with OpenBLAS's threads,
+    # 0.24 s without, on a loaded 2-core machine).
+    with one_blas_thread():
+        if workers > 1 and getattr(losses_of, "thread_safe", False):
+            # numpy's loops release the GIL, so chunks run on every core at once
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(differences, parts))
+        else:
+            for part in parts:
+                differences(part)
     return numeric.reshape(theta.shape) if indices is None else numeric
 
 
 _controller = None
+_blas_held = 0
+
+
+@contextmanager
+def one_blas_thread():
+    """BLAS on one thread while the block runs (nested blocks: the outermost sets and restores)."""
+    global _blas_held
+    if _blas_held:
+        _blas_held += 1
+        try:
+            yield
+        finally:
+            _blas_held -= 1
+        return
+    _blas_held = 1
+    try:
+        with _blas_controller().limit(limits=1, user_api="blas"):
+            yield
+    finally:
+        _blas_held = 0
 
 
 def _blas_controller():

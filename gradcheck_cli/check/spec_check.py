@@ -13,12 +13,13 @@ from .jobs import check_network
 from .layer_probe import share_diagnoses
 from .layers_alone import check_layers_alone
 from .loss_check import first_suspect, loss_alone, loss_checks
+from .probing import batching_notes
 from .precision import FLOAT64, Mode, Precision, choose_precision
 from .taylor import taylor_order
 from ..errors import LayerError, SpecError
 from ..model.network import Network
 from ..model.random_state import keeps_caller_state
-from .numeric import default_step
+from .numeric import default_step, one_blas_thread
 from ..results import FAILED, PASSED, LayerCheck, TensorCheck, Warning
 from .verdict import DEFAULT_TOLERANCES, Tolerance
 
@@ -90,6 +91,14 @@ def choose_mode(settings: Settings, trace: Trace, notes: list[str]) -> Mode:
 
 @keeps_caller_state
 def check_built(net: Network, settings: Settings) -> Findings:
+    # BLAS on one thread: the check's products are many and mid-sized, where OpenBLAS's threads
+    # spin more than they gain (bench/mlp.yaml: 0.45 s with them, 0.25 s without, on a loaded
+    # 2-core machine); the engine runs its own threads where layers allow (numeric.py).
+    with one_blas_thread():
+        return _check_built(net, settings)
+
+
+def _check_built(net: Network, settings: Settings) -> Findings:
     if not isinstance(net, Network):  # a graph spec's GraphNetwork: its own check, node by node
         from .graph_check import check_graph
         return check_graph(net, settings)
@@ -101,6 +110,7 @@ def check_built(net: Network, settings: Settings) -> Findings:
     numeric_trace = twin or trace
     with net.params_as(FLOAT64) if twin else nullcontext():
         checks = check_network(net, precision, trace, twin, mode, settings.seed)
+        notes = notes + batching_notes(net)
         # a custom loss's own dx, a row of its own
         checks += loss_checks(net.loss, trace.output, len(net.stack.entries), mode, settings)
         if not checks:  # integer ids into layers without parameters: nothing was compared, which is no pass

@@ -31,7 +31,25 @@ def _rowwise(layer) -> bool:
 def _thread_safe(entries) -> bool:
     """Built-in layers return what they compute, whatever they remember for backward, so
     several stacks may go through them at once. A custom layer is called from one thread."""
-    return all(getattr(e.layer, "thread_safe", False) is True for e in entries)
+    return all(getattr(e.ability, "thread_safe", False) is True for e in entries)
+
+
+def _forward_stack(entry: Entry, stack):
+    """A stack through a layer that takes stacks: a built-in (or a custom layer that declares
+    it) in one call of its forward; a probed custom layer as its Batched says."""
+    if entry.batched is not None:
+        return entry.batched.forward(stack)
+    return entry.run("forward", entry.layer.forward, stack)
+
+
+def param_shortcut(entry: Entry, owner: Entry, key: str):
+    """perturbed_outputs of layer k for params[key], when it has one (else one forward per
+    perturbation): a built-in linear layer's, or what probes read off a custom layer."""
+    if owner is not entry:
+        return None
+    shortcut = getattr(entry.ability, "perturbed_outputs", None)
+    covers = getattr(entry.ability, "covers", None)
+    return shortcut if shortcut is not None and (covers is None or covers(key)) else None
 
 
 def run_stack(net: Network, k: int, stack, outputs: list[np.ndarray]):
@@ -40,13 +58,13 @@ def run_stack(net: Network, k: int, stack, outputs: list[np.ndarray]):
     for j in range(k, len(net.stack.entries)):
         entry: Entry = net.stack.entries[j]
         if isinstance(stack, ColumnChange):
-            columns = getattr(entry.layer, "forward_columns", None)
+            columns = getattr(entry.ability, "forward_columns", None)
             if columns is not None:
                 stack = columns(stack, outputs[j])
                 continue
             stack = stack.dense()
-        if _takes_stacks(entry.layer):
-            stack = entry.run("forward", entry.layer.forward, stack)
+        if _takes_stacks(entry.ability):
+            stack = _forward_stack(entry, stack)
         else:
             stack = np.stack([entry.forward(item) for item in stack])
     return stack.dense() if isinstance(stack, ColumnChange) else stack
@@ -56,7 +74,7 @@ def param_stack_width(net: Network, k: int, outputs: list[np.ndarray]) -> int:
     """The widest dense activation that perturbing layer k's parameters creates: column
     changes stay narrow through layers that keep them, and densify after."""
     for j in range(k + 1, len(net.stack.entries)):
-        layer = net.stack.entries[j].layer
+        layer = net.stack.entries[j].ability
         if getattr(layer, "keeps_column_changes", False):
             continue
         first_dense = j if hasattr(layer, "forward_columns") else j - 1
@@ -66,11 +84,11 @@ def param_stack_width(net: Network, k: int, outputs: list[np.ndarray]) -> int:
 
 def input_losses(net: Network, k: int, x: np.ndarray, outputs: list[np.ndarray]):
     """losses_of(flat, deltas) for single-scalar perturbations of layer k's input x."""
-    rows_only = all(_rowwise(e.layer) and _takes_stacks(e.layer) for e in net.stack.entries[k:]) \
+    rows_only = all(_rowwise(e.ability) and _takes_stacks(e.ability) for e in net.stack.entries[k:]) \
         and hasattr(net.loss, "row_values")
     per_row = x[0].size
 
-    first = net.stack.entries[k].layer
+    first = net.stack.entries[k].ability
 
     def losses_of(flat, deltas):
         count = len(flat)
@@ -89,7 +107,12 @@ def input_losses(net: Network, k: int, x: np.ndarray, outputs: list[np.ndarray])
         return net.loss.values(run_stack(net, k, xs, outputs))
 
     losses_of.thread_safe = _thread_safe(net.stack.entries[k:])
-    losses_of.row_parts = rows_only   # only the moved row's part of L: no L(θ) to compare them with
+    losses_of.row_parts = rows_only   # only the moved row's part of L ...
+    if rows_only:                     # ... and that row's part of L(θ), to compare them with
+        def row_here(flat):
+            rows = np.asarray(flat) // per_row
+            return net.loss.row_values(outputs[-1][rows][:, None], rows)
+        losses_of.row_here = row_here
     return losses_of, rows_only
 
 
@@ -98,16 +121,16 @@ def param_losses(net: Network, k: int, entry: Entry, owner: Entry, key: str, x: 
     """losses_of(flat, deltas) for single-scalar perturbations of params[key] of `owner`
     (top-level layer k, or a layer inside its residual branch)."""
     y = outputs[k]
+    shortcut = param_shortcut(entry, owner, key)
 
     def losses_of(flat, deltas):
-        if owner is entry and hasattr(entry.layer, "perturbed_outputs"):
-            changed = entry.layer.perturbed_outputs(key, x, y, flat, deltas)
+        if shortcut is not None:
+            changed = shortcut(key, x, y, flat, deltas)
         else:
             changed = _one_by_one(entry, owner, key, x, flat, deltas)
         return net.loss.values(run_stack(net, k + 1, changed, outputs))
 
-    losses_of.thread_safe = owner is entry and hasattr(entry.layer, "perturbed_outputs") \
-        and _thread_safe(net.stack.entries[k:])
+    losses_of.thread_safe = shortcut is not None and _thread_safe(net.stack.entries[k:])
     return losses_of
 
 

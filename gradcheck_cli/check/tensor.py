@@ -49,8 +49,11 @@ def check_tensor(layer: int, type_: str, tensor: str, analytic, theta, evaluate,
     kink_test = None if crosses_kink is None else (lambda idx: crosses_kink(full_index(idx)))
     chosen_theta = theta.astype(np.float64).ravel() if sample is None else theta.astype(np.float64).ravel()[sample]
     steps = precision.step * np.maximum(1.0, np.abs(chosen_theta)).reshape(np.shape(sums))
-    # L(θ±h) + ... - 2L(θ): not where the engine computes only a row's part of L (a screen, not a verdict)
-    bends = None if getattr(losses_of, "row_parts", False) else np.abs(sums - 2.0 * loss_here) / steps
+    # L(θ±h) + L(θ-h) - 2L(θ), or of the moved row's part of L where the engine computes only that
+    here = loss_here
+    if getattr(losses_of, "row_parts", False):
+        here = losses_of.row_here(np.arange(theta.size) if sample is None else sample).reshape(np.shape(sums))
+    bends = np.abs(sums - 2.0 * here) / steps
     verdicts = judge(chosen, numeric, precision.tolerance, noise, look, crosses_kink=kink_test, bends=bends)
     # A failed tensor keeps its numbers, for the diagnosis of what kind of mistake it is.
     # (not where a mismatch sits on a kink: a central difference across it fits no pattern, and a

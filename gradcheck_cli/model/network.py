@@ -36,6 +36,14 @@ class Entry:
     hazards: list = field(default_factory=list)  # (kind, message): what backprop reports as warnings
     notes: list[str] = field(default_factory=list)   # what the report should say about it
     integer_input: bool = False          # layer 0 fed integer ids: what backward returns for them is ignored
+    batched: Any = None                  # check/batched.py: what probes showed a custom layer can do
+    batching_note: str | None = None     # why a probed custom layer runs one perturbation at a time
+
+    @property
+    def ability(self):
+        """What the fast engine may ask of this layer: a built-in's own declarations, a probed
+        custom layer's Batched, else the custom layer itself (one perturbation at a time)."""
+        return self.layer if self.batched is None else self.batched
 
     def hazard(self, kind: str, message: str) -> None:
         if (kind, message) not in self.hazards:

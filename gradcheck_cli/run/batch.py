@@ -143,6 +143,7 @@ def check_loaded(spec, options: RunOptions = RunOptions(), start: float | None =
 
     from ..model.network import build_network
     from ..model.random_state import preserved
+    from ..check.numeric import one_blas_thread
     from ..check.spec_check import Settings, check_built
 
     start = time.perf_counter() if start is None else start
@@ -157,7 +158,7 @@ def check_loaded(spec, options: RunOptions = RunOptions(), start: float | None =
                         directions=options.directions, seed=spec.seed)
     try:
         # overflow etc. show up as NaN/Inf, which are checked; the caller's np.random state is put back
-        with np.errstate(all="ignore"), preserved():
+        with np.errstate(all="ignore"), preserved(), one_blas_thread():
             network = build_network(spec)
             if limit is not None:
                 guard_built(network, limit)  # what custom layers hold is known only now
