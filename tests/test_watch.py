@@ -268,6 +268,19 @@ def test_ctrl_c_ends_watching_cleanly(project, signum, code):
     assert command.end() == (code, "")  # no traceback
 
 
+def test_ctrl_c_during_a_run_ends_it_and_leaves_the_last_reports(project):
+    command = Command(".", "--json", "report.json", cwd=project)
+    command.until("watching")
+    (project / "layers.py").write_text("import time\n" + FIXED.replace("return scale(x)", "time.sleep(60)"))
+    command.until("checking 1 spec again")
+    time.sleep(0.5)  # inside the slow forward, in its worker
+    command.process.send_signal(signal.SIGINT)
+    assert command.until("interrupted") == ["interrupted: the report files hold the last whole run"]
+    assert command.end() == (130, "")
+    assert [spec["outcome"] for spec in json.loads((project / "report.json").read_text())["specs"]] == \
+        ["failed", "passed"]
+
+
 @pytest.mark.parametrize("args, message", [
     (["-"], "--watch: standard input (-) cannot be watched; give spec files or folders"),
     ([".", "--json", "-"], "--json - cannot go with --watch (a JSON document on standard output per run); "

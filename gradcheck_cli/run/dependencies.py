@@ -103,7 +103,7 @@ def _direct_imports(file: Path, roots: list[Path]) -> list[Path]:
     import statements name; a file that cannot be read or parsed names none."""
     try:
         tree = ast.parse(file.read_bytes(), filename=str(file))
-    except (OSError, SyntaxError, ValueError):
+    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):  # a file too deep to parse too
         return []
     found: list[Path] = []
     for node in ast.walk(tree):  # imports inside functions and try blocks count too
