@@ -118,6 +118,8 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q",
                                help="Print the summary and one line per spec that did not pass."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show each tensor's worst element and values."),
+    watch: bool = typer.Option(False, "--watch", help="Check again on every save of a spec, a layer file it names "
+                               "or a module those import from its folder; Ctrl-C ends."),
 ) -> None:
     """Check every spec: analytic gradients against central differences, a table per spec.
 
@@ -137,6 +139,9 @@ def run(
         targets = check_report_targets(paths, {"--json": json_path, "--junit-xml": junit_path, "--html": html_path})
     except UsageError as exc:
         _fail(str(exc))
+    if watch:  # run/watching.py: the report drawn again and the report files written after every run
+        from .watch_command import watch_command
+        raise typer.Exit(watch_command(paths, options, targets, _console(), _console(stderr=True), quiet, verbose))
     # With the JSON on standard output, the human report moves to standard error.
     console = _console(stderr=json_path == "-")
     progress = report_console.Progress(console, enabled=not quiet)
