@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from conftest import stacked_and_plain_numerics
+from conftest import ROOT, stacked_and_plain_numerics
+from gradcheck_cli.errors import LayerError
 from gradcheck_cli.check.backprop import backprop
 from gradcheck_cli.check.jobs import check_network
 from gradcheck_cli.check.precision import choose_precision
@@ -246,3 +247,60 @@ def test_the_report_says_which_custom_layers_were_batched(write_file, write_spec
         "0 (rows, affine, W by columns, b by columns)",
         "custom layer 1 (./layers.py:BatchCenter) one at a time (its rows are not independent, and it does not take "
         "stacks)"]
+
+
+SOFTPLUS = '''
+import numpy as np
+
+
+class Softplus:
+    """log(1 + exp(beta * x)) / beta, with a learned beta per feature: not affine in beta, but
+    forward broadcasts over a stack of betas (B, 1, n)."""
+    def build(self, input_shape, rng):
+        self.params = {"beta": 1.0 + 0.1 * rng.standard_normal(input_shape[-1])}
+        self.grads = {}
+    def forward(self, x):
+        self.x = x
+        return np.logaddexp(0.0, self.params["beta"] * x) / self.params["beta"]
+    def backward(self, dout):
+        beta, x = self.params["beta"], self.x
+        s = 1.0 / (1.0 + np.exp(-beta * x))
+        self.grads["beta"] = np.sum(dout * (x * s / beta - np.logaddexp(0.0, beta * x) / beta ** 2), axis=0)
+        return dout * s
+'''
+
+
+def test_a_parameter_forward_broadcasts_over_is_perturbed_in_stacks(write_file, write_spec):
+    write_file("layers.py", LAYERS)
+    write_file("softplus.py", SOFTPLUS)
+    path = write_spec("seed: 2\ninput: [4, 5]\nlayers:\n  - {type: ./layers.py:Affine, out: 6}\n"
+                      "  - ./softplus.py:Softplus\n  - {type: ./layers.py:Affine, out: 2}\nloss: mse\n")
+    net, batched, alone = both_ways(path)
+    assert net.stack.entries[1].batched.param_stacks == {"beta": 1}
+    assert "beta stacked" in net.stack.entries[1].batched.shown
+    assert_same_results(batched, alone)
+    assert all(c.passed for c in batched)
+    for job, stacked, plain in stacked_and_plain_numerics(path):
+        assert stacked == pytest.approx(plain, rel=1e-7, abs=1e-10), (job.layer, job.name)
+
+
+CS231N = sorted((ROOT / "tests" / "data" / "cs231n").glob("*.yaml")) + \
+    sorted((ROOT / "tests" / "data" / "cs231n_bugs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CS231N, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_cs231n_style_layers_batched_give_the_results_of_one_call_each(path):
+    """Loops as students write them (conv, max pool, batchnorm, dropout, rnn), correct and buggy."""
+    try:
+        net, batched, alone = both_ways(path)
+    except LayerError:
+        pytest.skip("an error before any check (the layer's own fault): nothing batched")
+    assert_same_results(batched, alone)
+
+
+def test_a_pool_written_with_loops_is_local_and_its_planted_bug_found_at_the_same_element():
+    pool = ROOT / "tests" / "data" / "cs231n_bugs" / "max_pool.yaml"
+    net, batched, alone = both_ways(pool)
+    assert any(s.startswith("local") for s in net.stack.entries[0].batched.shown)
+    assert not all(c.passed for c in batched)
+    assert_same_results(batched, alone)

@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..model.columns import ColumnChange
+from .footprints import forward_merged
+from .numeric import STACK_BUDGET
 
 
 class Batched:
@@ -38,6 +40,8 @@ class Batched:
         self.offset = None        # (q,)
         self.columns: dict[str, tuple[np.ndarray, bool]] = {}   # key -> (U (R, m), P stored as (n, m))
         self.jacobians: dict[str, np.ndarray] = {}               # key -> J (|P|, |Y|)
+        self.param_stacks: dict[str, int] = {}   # key -> axes of 1 after B: forward broadcasts over P stacks
+        self.footprints = None    # (p, q) bools: output elements each input element moves (footprints.py)
         self.shown: list[str] = []  # what the report says of it
 
     def forward(self, stack):
@@ -53,16 +57,26 @@ class Batched:
         self.perturbed_input_rows = self._perturbed_input_rows
         self.forward_columns = self._rank_one_columns
 
+    def forward_rows(self, stack, rows, inputs, outputs):
+        """A stack (B, 1, ...) of perturbed rows, rows[b] of `inputs` each: rows that change few
+        places share calls (footprints.py); else one call for all, as forward."""
+        if self.footprints is None:
+            return self.forward(stack)
+        return forward_merged(self.entry.forward, self.footprints, stack, rows, inputs, outputs)
+
     def set_elementwise(self) -> None:
         self.keeps_column_changes = True
         self.forward_columns = self._elementwise_columns
 
     def covers(self, key: str) -> bool:
         """Whether perturbations of params[key] have a shortcut."""
-        return key in self.columns or key in self.jacobians
+        return key in self.columns or key in self.jacobians or key in self.param_stacks
 
     def perturbed_outputs(self, key, x, y, flat_indices, deltas):
-        """Y for many single-element perturbations of params[key], without calling the layer."""
+        """Y for many single-element perturbations of params[key]: without calling the layer, or
+        in calls that each take a stack of values of it."""
+        if key in self.param_stacks:
+            return self._through_param_stacks(key, x, y, flat_indices, deltas)
         if key in self.jacobians:
             moved = y.reshape(1, -1) + deltas[:, None] * self.jacobians[key][flat_indices]
             return moved.reshape((len(deltas),) + y.shape)
@@ -76,6 +90,22 @@ class Batched:
             i, j = np.unravel_index(flat_indices, shape)
         rows_y = y.reshape(-1, y.shape[-1])
         return ColumnChange(rows_y, y.shape, j, rows_y[:, j].T + deltas[:, None] * U[:, i].T)
+
+    def _through_param_stacks(self, key, x, y, flat_indices, deltas):
+        param = self.entry.params()[key]
+        outputs = []
+        chunk = max(1, STACK_BUDGET // max(param.size, y.size))   # a stack of P and one of Y stay in cache
+        for start in range(0, len(deltas), chunk):
+            flat, moved = flat_indices[start:start + chunk], deltas[start:start + chunk]
+            stack = np.repeat(param[None], len(flat), axis=0)
+            rows = stack.reshape(len(flat), -1)
+            rows[np.arange(len(flat)), flat] = param.reshape(-1)[flat] + moved   # as the checker moves it in place
+            got = forward_with(self.entry, key, stack.reshape((len(flat),) + (1,) * self.param_stacks[key]
+                                                               + param.shape), x)
+            if got is None or got.shape != (len(flat),) + y.shape:
+                raise self.entry.fail(f"forward took a stack of {key} when probed, but not now")
+            outputs.append(got)
+        return np.concatenate(outputs)
 
     def _perturbed_input_rows(self, y_rows, positions, deltas):
         """Output rows for input rows moved at one position each: d·A[i] added."""
@@ -97,3 +127,16 @@ class Batched:
         """Only the changed column changes: the layer on those values alone, as one column."""
         values = self.entry.forward(change.values.reshape(-1, 1)).reshape(change.values.shape)
         return ColumnChange(y.reshape(-1, y.shape[-1]), y.shape, change.cols, values)
+
+
+def forward_with(entry, key: str, value, x):
+    """forward(x) with params[key] replaced by `value` (a stack of values), then put back."""
+    params = entry.params()
+    original = params[key]
+    try:
+        params[key] = value
+        return entry.run("forward", entry.layer.forward, x)
+    except Exception:   # a probe's "no"
+        return None
+    finally:
+        params[key] = original

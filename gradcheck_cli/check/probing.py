@@ -28,7 +28,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..model.network import Entry, Network
-from .batched import Batched
+from .batched import Batched, forward_with
+from .footprints import forward_merged, read_footprints
 
 PROBE_TOLERANCE = 1e-12     # of the output's scale (its largest magnitude)
 MAX_ROWS_ALONE = 256        # rows given alone; beyond, a sample of them
@@ -86,6 +87,8 @@ def probe_layer(entry: Entry, x, y, rng) -> Batched | None:
         batched.shown.append("element-wise")
     elif rowwise:
         _read_matrix(batched, entry, x, y, rng)
+        if batched.matrix is None:
+            _read_local(batched, entry, x, y, rng)
     for key in list(entry.params()):
         _probe_parameter(batched, entry, key, x, y, rng)
     return batched
@@ -151,6 +154,8 @@ def _read_matrix(batched: Batched, entry: Entry, x, y, rng) -> None:
     p, q = x[0].size, y[0].size
     if p > MAX_BASIS or p * q > MAX_READ_OFF:
         return
+    if not _superposes(entry, x[:1], rng):   # a cheap "no" before p basis rows
+        return
     step = max(1.0, _scale(x))
     on_basis = _forward_or_none(entry, (step * np.eye(p, dtype=x.dtype)).reshape((p,) + x.shape[1:]))
     offset = _forward_or_none(entry, np.zeros((1,) + x.shape[1:], dtype=x.dtype))
@@ -167,6 +172,44 @@ def _read_matrix(batched: Batched, entry: Entry, x, y, rng) -> None:
     batched.shown.append("affine")
 
 
+def _read_local(batched: Batched, entry: Entry, x, y, rng) -> None:
+    """Footprints (footprints.py) read off on the first row, checked on the first and last rows:
+    single elements moved a little and far, merged as the check merges them, against one call each."""
+    p, q = x[0].size, y[0].size
+    if p > MAX_BASIS or p * q > MAX_READ_OFF or p < 2:
+        return
+    far = 2.0 * (1.0 + _scale(x))
+    calls = lambda z: _forward_or_none(entry, z)  # noqa: E731
+    footprints = read_footprints(calls, x[:1], y[0].reshape(-1), far)
+    if footprints is None:
+        return
+    chosen = rng.choice(p, size=min(p, 24), replace=False)
+    rows = np.repeat(np.unique([0, len(x) - 1]), 2 * len(chosen))
+    items = x[rows].copy()
+    steps = np.tile(np.concatenate([1e-3 * far * np.ones(len(chosen)), -far * np.ones(len(chosen))]),
+                    len(np.unique(rows)))
+    positions = np.tile(np.concatenate([chosen, chosen]), len(np.unique(rows)))
+    items.reshape(len(items), -1)[np.arange(len(items)), positions] += steps
+    try:
+        merged = forward_merged(entry.forward, footprints, items[:, None], rows, x, y)
+    except Exception:   # a probe's "no"
+        return
+    alone = [calls(item[None]) for item in items]
+    if any(a is None for a in alone) or not same(merged, np.stack(alone), _scale(y, *alone)):
+        return
+    batched.footprints = footprints
+    batched.shown.append(f"local (at most {int(footprints.sum(axis=1).max())} outputs per input)")
+
+
+def _superposes(entry: Entry, row, rng) -> bool:
+    """f(x + d1 + d2) - f(x + d1) - f(x + d2) + f(x) = 0 for one row and random d1, d2 of its scale."""
+    d1, d2 = _noise(row, rng, 1.0), _noise(row, rng, 1.0)
+    outputs = [_forward_or_none(entry, z) for z in (row + d1 + d2, row + d1, row + d2, row.copy())]
+    if any(o is None for o in outputs):
+        return False
+    return same(outputs[0] - outputs[1] - outputs[2] + outputs[3], np.zeros_like(outputs[0]), _scale(*outputs))
+
+
 def _probe_parameter(batched: Batched, entry: Entry, key: str, x, y, rng) -> None:
     param = entry.params()[key]
     if not (isinstance(param, np.ndarray) and np.issubdtype(param.dtype, np.floating)) or param.size == 0:
@@ -179,7 +222,8 @@ def _probe_parameter(batched: Batched, entry: Entry, key: str, x, y, rng) -> Non
         return
     change = moved_once - y
     if not same(moved_twice - y, 2 * change, _scale(y, moved_twice)):
-        return   # not affine in this parameter: black box
+        _probe_parameter_stacks(batched, entry, key, x, y, param, direction, moved_once)
+        return   # not affine in this parameter
     columns = _read_columns(entry, key, x, y, param, step, direction, change)
     if columns is not None:
         batched.columns[key] = columns
@@ -191,6 +235,25 @@ def _probe_parameter(batched: Batched, entry: Entry, key: str, x, y, rng) -> Non
                                          _scale(y, moved_once)):
             batched.jacobians[key] = jacobian
             batched.shown.append(f"{key} read off")
+            return
+    _probe_parameter_stacks(batched, entry, key, x, y, param, direction, moved_once)
+
+
+def _probe_parameter_stacks(batched: Batched, entry: Entry, key: str, x, y, param, direction, moved) -> None:
+    """Whether forward broadcasts over a leading axis of values of params[key] (x @ W + b with W of
+    shape (B, m, n)): the stack [P, P + D], with as many axes of 1 after B as broadcasting needs,
+    gives [forward at P, forward at P + D]."""
+    params = entry.params()
+    if getattr(params, "views", {}).get(key) or key in getattr(entry.layer, "rebound", ()):
+        return   # a value set in its place would not reach the views or pinned copies forward reads
+    expected = np.stack([y, moved])
+    for ones in range(max(0, y.ndim - param.ndim) + 1):
+        stack = np.stack([param, param + direction]).reshape((2,) + (1,) * ones + param.shape)
+        if same(forward_with(entry, key, stack, x), expected, _scale(expected)):
+            batched.param_stacks[key] = ones
+            batched.shown.append(f"{key} stacked")
+            return
+
 
 
 def _forward_moved(entry: Entry, x, param, delta):

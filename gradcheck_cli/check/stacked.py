@@ -52,9 +52,10 @@ def param_shortcut(entry: Entry, owner: Entry, key: str):
     return shortcut if shortcut is not None and (covers is None or covers(key)) else None
 
 
-def run_stack(net: Network, k: int, stack, outputs: list[np.ndarray]):
+def run_stack(net: Network, k: int, stack, outputs: list[np.ndarray], rows=None, first_input=None):
     """Layers k, k+1, ... on a stack (dense, or a ColumnChange of layer k's input); `outputs[j]`
-    is layer j's unperturbed output. Returns the dense stack of final outputs."""
+    is layer j's unperturbed output. Returns the dense stack of final outputs. With `rows`, the
+    stack is (B, 1, ...): item b is row rows[b] of layer k's input `first_input`, perturbed."""
     for j in range(k, len(net.stack.entries)):
         entry: Entry = net.stack.entries[j]
         if isinstance(stack, ColumnChange):
@@ -63,7 +64,9 @@ def run_stack(net: Network, k: int, stack, outputs: list[np.ndarray]):
                 stack = columns(stack, outputs[j])
                 continue
             stack = stack.dense()
-        if _takes_stacks(entry.ability):
+        if rows is not None and entry.batched is not None:
+            stack = entry.batched.forward_rows(stack, rows, first_input if j == k else outputs[j - 1], outputs[j])
+        elif _takes_stacks(entry.ability):
             stack = _forward_stack(entry, stack)
         else:
             stack = np.stack([entry.forward(item) for item in stack])
@@ -96,11 +99,11 @@ def input_losses(net: Network, k: int, x: np.ndarray, outputs: list[np.ndarray])
             rows = flat // per_row
             if hasattr(first, "perturbed_input_rows"):
                 moved = first.perturbed_input_rows(outputs[k][rows], flat % per_row, deltas)
-                ys = run_stack(net, k + 1, moved[:, None], outputs)
+                ys = run_stack(net, k + 1, moved[:, None], outputs, rows, outputs[k])
             else:
                 xs = x[rows].copy()                                # (B, ...): one row each
                 xs.reshape(count, -1)[np.arange(count), flat % per_row] += deltas
-                ys = run_stack(net, k, xs[:, None], outputs)       # (B, 1, ...)
+                ys = run_stack(net, k, xs[:, None], outputs, rows, x)       # (B, 1, ...)
             return net.loss.row_values(ys, rows)
         xs = np.repeat(x[None], count, axis=0)
         xs.reshape(count, -1)[np.arange(count), flat] += deltas
