@@ -17,6 +17,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPEC = ROOT / "bench" / "mlp.yaml"
+CUSTOM_SPEC = ROOT / "bench" / "custom_mlp.yaml"      # DEFAULT_SPEC's MLP as plain custom classes
+CONVNET_SPEC = ROOT / "bench" / "convnet.yaml"        # a cs231n convnet of naive-loop function pairs
 COMPARE_SCRIPT = ROOT / "bench" / "compare.py"
 REPEATS = 5             # gradcheck's full check, best of this many (process and in-process)
 
@@ -35,6 +37,18 @@ def tensors_of(net) -> list[tuple[str, np.ndarray]]:
         for key, value in entry.params().items():
             found.append((f"{entry.label}.{key}", value))
     return found
+
+
+def same_values(net, other) -> bool:
+    """Whether two built networks hold the same numbers: X, every parameter in order, and the
+    loss's fixed targets (what a torch check of one is a check of the other on)."""
+    ours, theirs = tensors_of(net), tensors_of(other)
+    if len(ours) != len(theirs) or type(net.loss) is not type(other.loss):
+        return False
+    if not all(a.shape == b.shape and np.array_equal(a, b) for (_, a), (_, b) in zip(ours, theirs)):
+        return False
+    targets = [(k, v) for k, v in vars(net.loss).items() if isinstance(v, np.ndarray)]
+    return all(np.array_equal(v, getattr(other.loss, k, None)) for k, v in targets)
 
 
 def best_seconds(fn, repeats: int) -> float:

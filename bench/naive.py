@@ -1,7 +1,10 @@
 """The naive loop: every scalar of X and of every parameter set to θ ± h in place, the whole
-forward run in plain numpy each time. Run in a child process (`compare.py --part naive SPEC`)."""
+forward run each time: in plain numpy for built-in layers, the user's own forward code for custom
+ones (what a notebook's numerical-gradient loop calls). Run in a child process (`compare.py
+--part naive SPEC`)."""
 from __future__ import annotations
 
+import functools
 import math
 import time
 
@@ -32,14 +35,58 @@ def plain_ops(net) -> list | None:
 
 
 def plain_loss_of_output(loss):
-    from gradcheck_cli.model.losses import MSE, Dot
+    from gradcheck_cli.model.losses import MSE, CrossEntropy, Dot
     if isinstance(loss, MSE):
         target = loss.target
         return lambda y: float(np.mean((y - target) ** 2))
     if isinstance(loss, Dot):
         weights = loss.weights
         return lambda y: float(np.sum(weights * y))
+    if isinstance(loss, CrossEntropy):
+        labels = loss.labels
+        return functools.partial(cross_entropy, labels=labels)
     return None
+
+
+def cross_entropy(y, labels) -> float:
+    """mean over rows of -log softmax(y)[label], the softmax shifted by each row's max."""
+    shifted = y - np.max(y, axis=1, keepdims=True)
+    log_softmax = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    return float(-np.mean(log_softmax[np.arange(len(labels)), labels]))
+
+
+def user_forward(net, entry):
+    """The forward a user's own loop calls for a custom layer, with no gradcheck in between: a
+    function pair's forward given the layer's arrays (the very ones perturbed in place) and its
+    spec `args`, out of (out, cache); a class's own forward method. None for a built-in."""
+    from gradcheck_cli.model.functions import FunctionLayer
+    from gradcheck_cli.model.objects import ObjectLayer
+    layer = entry.layer
+    if isinstance(layer, FunctionLayer):
+        forward, params = layer.pair.forward, layer.params
+        args = net.spec.layers[int(entry.label)].declared.get("args") or {}
+        return lambda x: forward(x, **params, **args)[0]
+    if isinstance(layer, ObjectLayer):
+        return functools.partial(getattr(layer.inner, layer.forward_name), **layer.call)
+    if type(layer).__module__.startswith("gradcheck_cli"):
+        return None
+    return layer.forward
+
+
+def custom_loss(net):
+    """L(X) through the user's own layer code and the loss in plain numpy, or None when a layer
+    is built in or nested (a residual) or the loss is not written here."""
+    calls = [user_forward(net, entry) for entry in net.stack.entries]
+    loss_of = plain_loss_of_output(net.loss)
+    if loss_of is None or any(call is None for call in calls) or any(e.branch for e in net.stack.entries):
+        return None
+
+    def loss(x):
+        for call in calls:
+            x = call(x)
+        return loss_of(x)
+
+    return loss
 
 
 def plain_loss(net):
@@ -61,10 +108,14 @@ def plain_loss(net):
 
 
 def chosen_forward(net):
-    """(loss function of X, how it is described): plain numpy where written, else the network's own."""
+    """(loss function of X, how it is described): plain numpy for built-in layers, the user's own
+    forward for custom ones, else the network's own (through gradcheck's guards)."""
     loss = plain_loss(net)
     if loss is not None:
         return loss, "plain numpy forward"
+    loss = custom_loss(net)
+    if loss is not None:
+        return loss, "the user's forward code"
     return (lambda x: net.loss_from(0, x)), "net.loss_from(0, x)"
 
 

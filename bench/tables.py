@@ -28,7 +28,8 @@ class Measured:
     torch_run: dict | None
     torch_res: dict             # torch's answer or {"skipped": why}
     torch_proc: float | None
-    floor: dict
+    floor: dict | None          # None: no floor for this workload (custom layers: no FLOPs to count)
+    torch_source: str = ""      # where the torch rows come from when measured on another spec (same values)
 
 
 def fmt_s(seconds) -> str:
@@ -65,15 +66,12 @@ def describe_spec(spec) -> str:
     return f"{spec.name}: input {list(spec.input)} -> {layers} -> {spec.loss.type}, {spec.dtype}, seed {spec.seed}"
 
 
-def print_header(spec_path: str, spec, mode_note: str) -> None:
+def print_header(mode_note: str) -> None:
     import numpy as np
-    rel = os.path.relpath(spec_path)
     threads = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS") or "default"
-    print(f"spec     {rel}  ({describe_spec(spec)})")
     print(f"machine  {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}, "
           f"BLAS threads: {threads}")
     print(f"gradcheck: {mode_note}")
-    print(f"load     {load_note()}")
     print()
 
 
@@ -87,10 +85,16 @@ def gradcheck_rows(m: Measured) -> list[list[str]]:
     command = "python -m gradcheck_cli run SPEC -q" + (" --mode full" if m.flag else "")
     return [
         method_row("gradcheck full check, process", g.process["seconds"], g.scalars, f"{g.process['maxrss_mb']:.0f}",
-                   f"{command} (best of {REPEATS}; all: {all_runs})"),
+                   f"{command} ({best_of(len(g.runs))}; all: {all_runs})"),
         method_row("gradcheck full check, in-process", g.inproc, g.scalars, "",
-                   f"runner.check_spec(SPEC) ({g.result.outcome}, {len(g.result.checks)} tensors; best of {REPEATS})"),
+                   f"runner.check_spec(SPEC) ({g.result.outcome}, {len(g.result.checks)} tensors; "
+                   f"{best_of(g.inproc_runs)})" if g.result is not None else
+                   "skipped: one process run took longer than --repeat-budget"),
     ]
+
+
+def best_of(runs: int) -> str:
+    return f"best of {runs}" if runs == REPEATS else f"best of {runs}: more would pass --repeat-budget"
 
 
 def naive_rows(m: Measured) -> list[list[str]]:
@@ -124,30 +128,36 @@ def torch_rows(m: Measured) -> list[list[str]]:
     ]
 
 
-def floor_row(m: Measured) -> list[str]:
+def floor_row(m: Measured) -> list[list[str]]:
     floor = m.floor
-    return method_row("floor (matmul FLOPs / rate)", floor["seconds"], m.floor_scalars, "",
-                      f"{floor['flops'] / 1e9:.1f} GFLOP at {floor['best_rate'] / 1e9:.1f} GFLOP/s (best measured)")
+    if floor is None:
+        return []
+    return [method_row("floor (matmul FLOPs / rate)", floor["seconds"], m.floor_scalars, "",
+                       f"{floor['flops'] / 1e9:.1f} GFLOP at {floor['best_rate'] / 1e9:.1f} GFLOP/s (best measured)")]
 
 
 def methods_table(m: Measured) -> str:
     header = ["method", "seconds", "scalars", "us/scalar", "peak MB", "what was timed"]
-    return table([header, *gradcheck_rows(m), *naive_rows(m), *torch_rows(m), floor_row(m)], "lrrrrl")
+    return table([header, *gradcheck_rows(m), *naive_rows(m), *torch_rows(m), *floor_row(m)], "lrrrrl")
 
 
 def scalars_notes(m: Measured) -> list[str]:
     lines = ["scalars: naive and torch perturb the network input and every parameter "
-             f"({m.base_scalars:,}); gradcheck also checks the input of every layer ({m.gradcheck.scalars:,});",
-             f"the floor counts the input and parameters of the linear layers ({m.floor_scalars:,})."]
+             f"({m.base_scalars:,}); gradcheck also checks the input of every layer ({m.gradcheck.scalars:,})"
+             + (";" if m.floor else ".")]
+    if m.floor:
+        lines.append(f"the floor counts the input and parameters of the linear layers ({m.floor_scalars:,}).")
     if m.naive:
         lines.append(f"naive loop vs backprop: max |numeric - analytic| / max |analytic| per tensor = "
                      f"{m.naive['max_rel_error']:.1e} (sanity check, not timed)")
     return lines
 
 
-def torch_note(res: dict) -> str:
+def torch_note(res: dict, source: str = "") -> str:
     if "skipped" in res:
         return f"torch: skipped: {res['skipped']}"
+    if source:
+        return f"torch {res['version']}: {source}"
     return (f"torch {res['version']}: the equivalent module's loss differs from gradcheck's network's by "
             f"{res['loss_difference']:.1e}; ran with {res['threads']} intra-op thread(s) "
             f"(the faster of 1 and torch's default {res['default_threads']} on this network)")
@@ -155,22 +165,26 @@ def torch_note(res: dict) -> str:
 
 def floor_and_startup_notes(m: Measured) -> list[str]:
     floor, g = m.floor, m.gradcheck
-    rates = "; ".join(f"{k}: {v / 1e9:.1f} GFLOP/s" for k, v in floor["rates"].items())
-    lines = [f"matmul rates (float64, best sample over 1.5 s each): {rates}",
-             f"floor at the workload-shaped GEMM rates instead of the best: {floor['seconds_shaped']:.2f} s"]
+    lines = []
+    if floor:
+        rates = "; ".join(f"{k}: {v / 1e9:.1f} GFLOP/s" for k, v in floor["rates"].items())
+        lines += [f"matmul rates (float64, best sample over 1.5 s each): {rates}",
+                  f"floor at the workload-shaped GEMM rates instead of the best: {floor['seconds_shaped']:.2f} s"]
     if g.summary:
         lines.append(f"gradcheck's own summary: {g.summary}")
-    lines.append(f"start-up: `gradcheck run` on a one-layer spec takes {g.startup:.2f} s as a whole process (best of "
-                 f"{REPEATS}): Python, numpy, typer, rich and PyYAML; part of the process rows above, not of the floor")
+    if g.startup is not None:
+        lines.append(f"start-up: `gradcheck run` on a one-layer spec takes {g.startup:.2f} s as a whole process (best "
+                     f"of {REPEATS}): Python, numpy, typer, rich and PyYAML; part of the process rows above, not of "
+                     "the floor")
     return lines
 
 
 def notes(m: Measured) -> list[str]:
-    return [*scalars_notes(m), torch_note(m.torch_res), *floor_and_startup_notes(m)]
+    return [*scalars_notes(m), torch_note(m.torch_res, m.torch_source), *floor_and_startup_notes(m)]
 
 
 def ratio_rows(m: Measured) -> list[list[str]]:
-    g, floor = m.gradcheck, m.floor["seconds"]
+    g, floor = m.gradcheck, m.floor["seconds"] if m.floor else None
     naive_alone = m.naive["seconds"] if m.naive else None
     ratios = [
         ("naive / gradcheck", ratio(m.naive_proc, g.process["seconds"]), ratio(naive_alone, g.inproc),
@@ -180,6 +194,8 @@ def ratio_rows(m: Measured) -> list[list[str]]:
         ("gradcheck / floor", ratio(g.process["seconds"], floor), ratio(g.inproc, floor),
          f"<= {TARGET_FLOOR:g}x", lambda r: r <= TARGET_FLOOR),
     ]
+    if m.floor is None:
+        ratios = [r for r in ratios if r[0] != "gradcheck / floor"]
     rows = []
     for name, processes, in_process, target, met in ratios:
         verdict = " / ".join("-" if r is None else ("yes" if met(r) else "NO") for r in (processes, in_process))
@@ -197,10 +213,21 @@ def ratios_table(m: Measured) -> str:
     return table([header, *ratio_rows(m), memory_row(m)], "lrrll")
 
 
-def print_report(m: Measured) -> None:
+def print_section(title: str, spec_path: str, spec) -> None:
+    """The heading of one workload: its spec and the load as it starts."""
+    print(f"== {title} ==")
+    print(f"spec     {os.path.relpath(spec_path)}  ({describe_spec(spec)})")
+    print(f"load     {load_note()}")
+    print()
+
+
+def print_report(m: Measured, ratios: bool = True) -> None:
+    """The methods table and its notes; with `ratios`, issue 4's ratios table (the built-in MLP's)."""
     print(methods_table(m))
     print()
     print("\n".join(notes(m)))
+    if not ratios:
+        return
     print()
     print(ratios_table(m))
     print(f"load at the end: {load_note()}")
