@@ -304,3 +304,117 @@ def test_a_pool_written_with_loops_is_local_and_its_planted_bug_found_at_the_sam
     assert any(s.startswith("local") for s in net.stack.entries[0].batched.shown)
     assert not all(c.passed for c in batched)
     assert_same_results(batched, alone)
+
+
+HOSTILE = '''
+import numpy as np
+
+
+class Identity:
+    def forward(self, x):
+        return x
+    def backward(self, dout):
+        return dout
+
+
+class FixedMask:
+    """A mask drawn once for the spec's batch: (N, m), so one row alone has the wrong shape."""
+    def build(self, input_shape, rng):
+        self.mask = (rng.random(input_shape) < 0.7) / 0.7
+    def forward(self, x):
+        return x * self.mask
+    def backward(self, dout):
+        return dout * self.mask
+
+
+class Squeezed:
+    """x.squeeze() drops the batch axis of a single row: fine only for N > 1."""
+    def forward(self, x):
+        self.x = x.squeeze()
+        return np.tanh(self.x).reshape(x.shape)
+    def backward(self, dout):
+        return dout * (1 - np.tanh(self.x.reshape(dout.shape)) ** 2)
+
+
+class BigOnly:
+    """Affine near the data, clipped far from it: not affine in its input."""
+    def build(self, input_shape, rng):
+        self.W = rng.standard_normal((input_shape[-1], 3))
+    def forward(self, x):
+        self.x = x
+        self.z = x @ self.W
+        return np.clip(self.z, -4.0, 4.0)
+    def backward(self, dout):
+        g = dout * (np.abs(self.z) < 4.0)
+        self.dW = self.x.T @ g
+        return g @ self.W.T
+
+
+class RowCumsum:
+    """Each row's running sum: row-independent, affine, and its footprints are not local."""
+    def forward(self, x):
+        return np.cumsum(x, axis=1)
+    def backward(self, dout):
+        return np.cumsum(dout[:, ::-1], axis=1)[:, ::-1]
+
+
+class PairMax:
+    """max of neighbouring features, with a loop: local, not affine."""
+    def forward(self, x):
+        self.x = x
+        out = np.empty((x.shape[0], x.shape[1] // 2))
+        for j in range(x.shape[1] // 2):
+            out[:, j] = np.maximum(x[:, 2 * j], x[:, 2 * j + 1])
+        return out
+    def backward(self, dout):
+        dx = np.zeros_like(self.x)
+        for j in range(dout.shape[1]):
+            first = self.x[:, 2 * j] >= self.x[:, 2 * j + 1]
+            dx[:, 2 * j] = dout[:, j] * first
+            dx[:, 2 * j + 1] = dout[:, j] * ~first
+        return dx
+
+
+class PairMaxBothAtTies(PairMax):
+    """BUG: ties give the gradient to both."""
+    def backward(self, dout):
+        dx = super().backward(dout)
+        for j in range(dout.shape[1]):
+            tie = self.x[:, 2 * j] == self.x[:, 2 * j + 1]
+            dx[:, 2 * j + 1] += dout[:, j] * tie
+        return dx
+'''
+
+
+@pytest.mark.parametrize("layer, shown", [
+    ("Identity", ["rows", "element-wise"]),
+    ("{type: ./hostile.py:FixedMask, constants: [mask]}", ["stacks"]),
+    ("Squeezed", ["rows", "element-wise"]),
+    ("{type: ./hostile.py:BigOnly}", ["rows", "W stacked"]),
+    ("RowCumsum", ["rows", "affine"]),
+    ("PairMax", ["rows", "local (at most 1 outputs per input)"]),
+])
+def test_hostile_layers_are_batched_only_as_far_as_probes_show(layer, shown, write_file, write_spec):
+    write_file("layers.py", LAYERS)
+    write_file("hostile.py", HOSTILE)
+    entry = layer if layer.startswith("{") else f"./hostile.py:{layer}"
+    path = write_spec(f"seed: 4\ninput: [4, 6]\nlayers:\n  - {{type: ./layers.py:Affine, out: 6}}\n  - {entry}\n"
+                      "  - {type: ./layers.py:Affine, out: 2}\nloss: mse\n")
+    net, batched, alone = both_ways(path)
+    probed = net.stack.entries[1].batched
+    assert (None if probed is None else probed.shown) == shown
+    assert_same_results(batched, alone)
+    assert all(c.passed for c in batched)
+
+
+def test_a_tie_bug_in_a_local_layer_is_caught_batched(write_file, write_spec):
+    """Zero weights make every pair tie: the local layer's merged rows must show it as one at a time does."""
+    write_file("layers.py", LAYERS)
+    write_file("hostile.py", HOSTILE)
+    path = write_spec("seed: 4\ninput: [4, 6]\nlayers:\n  - {type: linear, out: 6, init: zeros, bias: false}\n"
+                      "  - ./hostile.py:PairMaxBothAtTies\n  - {type: ./layers.py:Affine, out: 2}\nloss: mse\n")
+    result = check_spec(str(path))
+    assert result.outcome == "failed" and result.suspect_layer == 1
+    net, batched, alone = both_ways(path)
+    assert net.stack.entries[1].batched is not None
+    assert_same_results(batched, alone)

@@ -37,7 +37,7 @@ def read_footprints(forward, row, base, far: float) -> np.ndarray | None:
         if down is None:
             return None
         moved[still] |= down.reshape(len(still), -1) != base
-    if moved.sum(axis=1).mean() > DENSE_SHARE * moved.shape[1]:
+    if moved.sum(axis=1).mean() > max(1.0, DENSE_SHARE * moved.shape[1]):
         return None
     return moved
 
