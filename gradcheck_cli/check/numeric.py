@@ -50,6 +50,7 @@ def central_differences(evaluate, theta: np.ndarray, step: float, indices: np.nd
 
 
 MAX_THREADS = 8
+CORES: int | None = None  # the cores this process may use (a --jobs worker's share); None: all
 MAX_STACK = 512        # perturbations per call: amortises the call (bench/mlp.yaml: faster than 256, as fast as 1024)
 STACK_BUDGET = 1 << 19  # floats in one stack of perturbed activations (4 MB in float64: stays in cache)
 
@@ -82,7 +83,7 @@ def central_differences_stacked(losses_of, theta: np.ndarray, step: float, stack
         if sums is not None:
             sums.reshape(-1)[part] = losses[: len(idx)] + losses[len(idx):]
 
-    workers = min(len(parts), os.cpu_count() or 1, MAX_THREADS)
+    workers = min(len(parts), CORES or os.cpu_count() or 1, MAX_THREADS)
     if workers > 1 and getattr(losses_of, "thread_safe", False):
         # numpy's loops release the GIL, so chunks run on every core at once; BLAS is held to one
         # thread meanwhile, or its own threads would fight the chunks for the cores.
