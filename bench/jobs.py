@@ -3,6 +3,7 @@ processes, start-up included, as a user sees it.
 
     .venv/bin/python bench/jobs.py              # ~1 min on 2 cores
     .venv/bin/python bench/jobs.py --repeat 7
+    .venv/bin/python bench/jobs.py --tree /tmp/before   # another checkout's gradcheck_cli
 
 Two batches, each written to a temporary folder:
 - tiny: 22 tiny specs, half of built-in layers only, half with a custom layer (a file beside them);
@@ -11,8 +12,11 @@ Two batches, each written to a temporary folder:
   writes a Case), custom layers and built-ins, correct and buggy: real work to share between cores.
 
 Each is run with -j 1 and -j 2, alternately, best of --repeat runs (the best sample is the one
-least disturbed by other work on the machine). Printed: the seconds, the ratio -j 2 / -j 1 (below 1:
--j 2 is faster), and the load average before and after (above ~1 per core, every number is inflated).
+least disturbed by other work on the machine). Printed: the wall seconds of the fastest run and the
+CPU seconds it used (its workers' included), the ratio of the wall times -j 2 / -j 1 (below 1: -j 2
+is faster), and the load average before and after: above ~1 per core, every wall time is inflated,
+and -j 2 has no idle core to win with. `--tree DIR` times another checkout's gradcheck_cli (say,
+`git archive COMMIT | tar -x -C DIR`), for a before and after under the same load.
 """
 from __future__ import annotations
 
@@ -62,24 +66,34 @@ def write_mutation(folder: Path) -> int:
     return len(CORRECT) + len(BUGGY)
 
 
-def run_once(folder: Path, jobs: int) -> float:
-    """Wall seconds of one `gradcheck run FOLDER -q -j JOBS` process."""
-    start = time.perf_counter()
+def run_once(folder: Path, jobs: int, tree: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds with its workers') of one `gradcheck run FOLDER -q -j JOBS`
+    process, with the gradcheck_cli of `tree`."""
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(tree)}
+    cpu, start = _children_cpu(), time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "gradcheck_cli", "run", str(folder), "-q", "-j", str(jobs)],
-                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, "NO_COLOR": "1"})
-    seconds = time.perf_counter() - start
+                          capture_output=True, text=True, cwd=tree, env=env)
+    seconds, cpu = time.perf_counter() - start, _children_cpu() - cpu
     if done.returncode not in (0, 1):  # 1: the mutation suite's buggy cases fail, as they must
         raise SystemExit(f"gradcheck run {folder} -j {jobs} exited {done.returncode}:\n{done.stderr[-2000:]}")
-    return seconds
+    return seconds, cpu
 
 
-def best_of(folder: Path, repeat: int) -> dict[int, float]:
-    """{jobs: best wall seconds} for -j 1 and -j 2, run in turn so that both see the same load."""
-    run_once(folder, 1)  # bytecode compiled, files in the page cache
-    best = {1: float("inf"), 2: float("inf")}
+def _children_cpu() -> float:
+    """User and system seconds of the finished child processes (and their workers)."""
+    import resource
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def best_of(folder: Path, repeat: int, tree: Path) -> dict[int, tuple[float, float]]:
+    """{jobs: (wall, CPU seconds) of the fastest run} for -j 1 and -j 2, run in turn so that both
+    see the same load."""
+    run_once(folder, 1, tree)  # bytecode compiled, files in the page cache
+    best = {1: (float("inf"), 0.0), 2: (float("inf"), 0.0)}
     for _ in range(repeat):
         for jobs in best:
-            best[jobs] = min(best[jobs], run_once(folder, jobs))
+            best[jobs] = min(best[jobs], run_once(folder, jobs, tree))
     return best
 
 
@@ -87,6 +101,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs of each batch at each -j (default 5)")
     parser.add_argument("--only", choices=("tiny", "mutation"), help="one batch only")
+    parser.add_argument("--tree", type=Path, default=ROOT,
+                        help="the checkout whose gradcheck_cli is timed (default: this one; another commit's "
+                             "`git archive` to compare)")
     args = parser.parse_args()
     load_before = os.getloadavg()
     print(f"load average {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f} on {os.cpu_count()} cores")
@@ -96,9 +113,11 @@ def main() -> None:
             continue
         with tempfile.TemporaryDirectory() as tmp:
             count = write(Path(tmp))
-            best = best_of(Path(tmp), args.repeat)
-        print(f"{name:>8}: {count:3d} specs   -j 1 {best[1]:6.2f} s   -j 2 {best[2]:6.2f} s   "
-              f"-j 2 / -j 1 = {best[2] / best[1]:.2f}   (best of {args.repeat})")
+            best = best_of(Path(tmp), args.repeat, args.tree.resolve())
+        (wall_1, cpu_1), (wall_2, cpu_2) = best[1], best[2]
+        print(f"{name:>8}: {count:3d} specs   -j 1 {wall_1:6.2f} s ({cpu_1:5.2f} s CPU)   "
+              f"-j 2 {wall_2:6.2f} s ({cpu_2:5.2f} s CPU)   -j 2 / -j 1 = {wall_2 / wall_1:.2f}   "
+              f"(best of {args.repeat})")
     load_after = os.getloadavg()
     print(f"load average {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f} after")
 
