@@ -76,6 +76,13 @@ def test_only_small_built_in_specs_without_a_timeout_are_checked_here(folder, ti
     assert found == here
 
 
+def test_a_spec_checked_at_many_seeds_counts_each_seed(folder):
+    (folder / "medium.yaml").write_text("input: [10, 10]\nlayers: [{type: linear, out: 1}]\n")  # 111 scalars
+    spec = load_checked("medium.yaml", RunOptions())
+    assert processes.checked_here(spec, RunOptions(jobs=2, seeds=9))          # 999
+    assert not processes.checked_here(spec, RunOptions(jobs=2, seeds=10))     # 1,110: a worker
+
+
 def test_a_batch_forks_only_for_what_needs_a_worker_and_reports_in_file_order(folder, monkeypatch):
     forked = []
 

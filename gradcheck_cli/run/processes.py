@@ -29,13 +29,13 @@ def plan(jobs: int, specs: int, cores: int | None) -> tuple[int, int]:
 
 
 def checked_here(spec, options) -> bool:
-    """Whether a loaded spec is checked in this process: built-in layers only, small, and no
-    --timeout (only a worker can be stopped)."""
+    """Whether a loaded spec is checked in this process: built-in layers only, small (at every
+    seed of --seeds), and no --timeout (only a worker can be stopped)."""
     if options.timeout is not None or runs_user_code(spec):
         return False
     from .batch import spec_scalars
     try:
-        return spec_scalars(spec)[0] <= CHECKED_HERE_SCALARS
+        return spec_scalars(spec)[0] * max(1, options.seeds) <= CHECKED_HERE_SCALARS
     except Exception:  # a shape the estimate does not know: a worker, as before
         return False
 
