@@ -51,6 +51,7 @@ def central_differences(evaluate, theta: np.ndarray, step: float, indices: np.nd
 
 
 MAX_THREADS = 8
+CORES: int | None = None  # the cores this process may use (a --jobs worker's share); None: all
 MAX_STACK = 512        # perturbations per call: amortises the call (bench/mlp.yaml: faster than 256, as fast as 1024)
 STACK_BUDGET = 1 << 19  # floats in one stack of perturbed activations (4 MB in float64: stays in cache)
 
@@ -83,7 +84,7 @@ def central_differences_stacked(losses_of, theta: np.ndarray, step: float, stack
         if sums is not None:
             sums.reshape(-1)[part] = losses[: len(idx)] + losses[len(idx):]
 
-    workers = min(len(parts), os.cpu_count() or 1, MAX_THREADS)
+    workers = min(len(parts), CORES or os.cpu_count() or 1, MAX_THREADS)
     # BLAS is held to one thread: with chunks on every core, its own threads would fight them for
     # the cores; alone, on the mid-sized products of a stack, its threads spin more than they
     # gain (bench/mlp.yaml as custom layers, one chunk at a time: 1.42 s with OpenBLAS's threads,

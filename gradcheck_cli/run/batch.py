@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -197,17 +198,19 @@ def apply_strict(result: SpecResult) -> None:
 def guard_size(spec, max_elements: int) -> None:
     """Refuse, before any work, a spec whose arrays would not fit: the input, and the
     parameters of built-in linear layers (custom layers are not known until they run)."""
-    import math
+    total, where = spec_scalars(spec)
+    if total > max_elements:
+        raise _too_large(spec, total, max_elements, where=where)
 
+
+def spec_scalars(spec) -> tuple[int, str]:
+    """(the input and built-in parameter scalars known before the spec is built, where they count from)."""
     from ..spec.load import layer_sizes
     ids = spec.input_spec.is_integer if spec.graph is None else False  # ids are not perturbed: nothing checked
     if spec.graph is not None:
         from ..spec.graph import scalars
-        total, where = scalars(spec.graph), "inputs"
-    else:
-        total, where = (0 if ids else math.prod(spec.input)) + sum(layer_sizes(spec.layers, spec.input[-1])), "input"
-    if total > max_elements:
-        raise _too_large(spec, total, max_elements, where=where)
+        return scalars(spec.graph), "inputs"
+    return (0 if ids else math.prod(spec.input)) + sum(layer_sizes(spec.layers, spec.input[-1])), "input"
 
 
 def guard_built(network, max_elements: int) -> None:
@@ -288,7 +291,7 @@ def run(paths: list[str], options: RunOptions = RunOptions(), on_result=None, on
         else:
             from .processes import run_in_processes
             with stdin_read_ahead() if STDIN in files else contextlib.nullcontext():
-                run_in_processes(files, options, check_spec, file_done)
+                run_in_processes(files, options, file_done)
         end_workers()  # those done get a moment for their layers' atexit handlers
         reports_held()  # the run is over: from here on a signal is remembered, and the reports written
     except KeyboardInterrupt as stop:

@@ -167,13 +167,15 @@ def warm() -> None:
     (no user code) loads the engine and fills the caches a custom layer's path goes through
     (inspect's signatures, compiled regular expressions): ~10 ms a worker, measured.
     threadpoolctl's view of the BLAS libraries and the folders an error's traceback is searched
-    outside of are found once."""
+    outside of are found once, and the module a worker's fresh streams come from is imported (the
+    CLI has it; the pytest plugin not: ~2 ms a worker, measured)."""
     if _warm:
         return
     from ..api import check_layer
     from ..check.numeric import _blas_controller
     from ..errors import _not_users
     from ..model.registry import LAYERS, LOSSES
+    from ..report import terminal  # noqa: F401
     _warm.append(True)
     for builtin in [*LAYERS.values(), *LOSSES.values()]:
         builtin.load()
