@@ -65,8 +65,10 @@ def per_spec(folder: Path, repeat: int) -> tuple:
         end_workers()  # reaped: their CPU time is counted
         return statistics.median(seconds), (_cpu() - cpu) / repeat
 
-    return timed(lambda: check_spec(spec, options)), timed(lambda: check_isolated(spec, options)), \
-        timed(lambda: Worker(nothing).wait())
+    from gradcheck_cli.check.numeric import one_blas_thread
+    with one_blas_thread():  # as run() holds it for a whole batch, and the workers inherit it
+        return timed(lambda: check_spec(spec, options)), timed(lambda: check_isolated(spec, options)), \
+            timed(lambda: Worker(nothing).wait())
 
 
 def _cpu() -> float:

@@ -62,18 +62,18 @@ def tensor_jobs(net: Network, precision: Precision, trace: Trace, shadow_trace: 
             widest = max(a[0].size if rows_only else a.size for a in [x] + outputs[k:])
             twin = shadow_trace.input_grads[k] if shadow_trace else None
             jobs.append(TensorJob(k, entry.type, "input", trace.input_grads[k], x, evaluate, input_losses,
-                                  _stack_size(widest), _noise(trace.input_grads[k], twin), twin))
+                                  stack_size(widest), _noise(trace.input_grads[k], twin), twin))
         for shown, owner, key in parameters(entry):
             width = (stacked.param_stack_width(net, k, outputs) if stacked.param_shortcut(entry, owner, key)
                      else max(a.size for a in outputs[k:]))
             twin = shadow_trace.param_grads[k][shown] if shadow_trace else None
             jobs.append(TensorJob(k, entry.type, shown, trace.param_grads[k][shown], owner.params()[key], evaluate,
-                                  stacked.param_losses(net, k, entry, owner, key, x, outputs), _stack_size(width),
+                                  stacked.param_losses(net, k, entry, owner, key, x, outputs), stack_size(width),
                                   _noise(trace.param_grads[k][shown], twin), twin))
     return jobs
 
 
-def _stack_size(width: int) -> int:
+def stack_size(width: int) -> int:
     return min(MAX_STACK, max(2, STACK_BUDGET // max(1, width)))
 
 

@@ -11,7 +11,8 @@ import numpy as np
 
 from .backprop import Trace
 from .composition import KinkFinder
-from .jobs import TensorJob, check_job
+from .jobs import TensorJob, check_job, stack_size
+from .stacked import alone_losses
 from .layer_probe import diagnose_layer
 from ..model.network import Entry, Network, parameters
 from .precision import Mode, Precision
@@ -52,9 +53,16 @@ def _alone(entry: Entry, k: int, x: np.ndarray, precision: Precision, mode: Mode
     def evaluate(entry=entry, x=x, weights=weights):
         return float(np.sum(weights * entry.forward(x).astype(np.float64)))
 
-    alone = dict(evaluate=evaluate, losses_of=None, stack_size=1, noise=0.0, twin=None)  # one call each
-    jobs = [] if entry.integer_input else [TensorJob(k, entry.type, "input", dx, x, **alone)]  # ids: no gradient
-    jobs += [TensorJob(k, entry.type, shown, grads[shown], owner.params()[key_], **alone)
+    def alone(key_=None, owner=entry):
+        """The job's numeric side: many perturbations per call where the layer has shortcuts
+        (a built-in's, a probed custom layer's), else one call each."""
+        losses_of = alone_losses(entry, x, y, weights, key_) if owner is entry else None
+        width = y[0].size if getattr(losses_of, "row_parts", False) else y.size
+        return dict(evaluate=evaluate, losses_of=losses_of, stack_size=stack_size(width) if losses_of else 1,
+                    noise=0.0, twin=None)
+
+    jobs = [] if entry.integer_input else [TensorJob(k, entry.type, "input", dx, x, **alone())]  # ids: no gradient
+    jobs += [TensorJob(k, entry.type, shown, grads[shown], owner.params()[key_], **alone(key_, owner))
              for shown, owner, key_ in parameters(entry)]
 
     def draws(job):

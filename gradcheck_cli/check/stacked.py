@@ -150,3 +150,52 @@ def _one_by_one(entry: Entry, owner: Entry, key: str, x, flat, deltas) -> np.nda
         finally:
             param[idx] = old
     return np.stack(outputs)
+
+
+def alone_losses(entry: Entry, x: np.ndarray, y: np.ndarray, weights: np.ndarray, key: str | None = None):
+    """losses_of(flat, deltas) for a layer alone, L = <G, f(x)> (layers_alone.py), for its input
+    (key None) or params[key], by the layer's own shortcuts; None where it has none (a black box:
+    one call per perturbation)."""
+    ability = entry.ability
+    if not _takes_stacks(ability) or entry.integer_input:
+        return None
+    weights = np.asarray(weights, dtype=np.float64)
+    if key is not None:
+        shortcut = param_shortcut(entry, entry, key)
+        if shortcut is None:
+            return None
+
+        def param_losses_of(flat, deltas):
+            changed = shortcut(key, x, y, flat, deltas)
+            changed = changed.dense() if isinstance(changed, ColumnChange) else changed
+            return _weighted(weights[None], changed)
+
+        param_losses_of.thread_safe = _thread_safe([entry])
+        return param_losses_of
+    per_row, rowwise = x[0].size, _rowwise(ability)
+
+    def losses_of(flat, deltas):
+        count = len(flat)
+        if not rowwise:
+            xs = np.repeat(x[None], count, axis=0)
+            xs.reshape(count, -1)[np.arange(count), flat] += deltas
+            return _weighted(weights[None], _forward_stack(entry, xs))
+        rows = flat // per_row
+        if hasattr(ability, "perturbed_input_rows"):
+            ys = ability.perturbed_input_rows(y[rows], flat % per_row, deltas)
+        else:
+            xs = x[rows].copy()
+            xs.reshape(count, -1)[np.arange(count), flat % per_row] += deltas
+            ys = (entry.batched.forward_rows(xs[:, None], rows, x, y) if entry.batched is not None
+                  else _forward_stack(entry, xs[:, None]))[:, 0]
+        return _weighted(weights[rows], ys)
+
+    losses_of.thread_safe = _thread_safe([entry])
+    losses_of.row_parts = rowwise
+    losses_of.row_here = lambda flat: _weighted(weights[np.asarray(flat) // per_row], y[np.asarray(flat) // per_row])
+    return losses_of
+
+
+def _weighted(weights, ys) -> np.ndarray:
+    """<G, y> for each item of a stack: sum(G * y) over all but the first axis."""
+    return np.sum((weights * ys.astype(np.float64)).reshape(len(ys), -1), axis=1)
