@@ -3,6 +3,7 @@ allow gives the verdicts of the check that calls each custom layer once per pert
 that would be wrong to batch are seen and run one at a time; the report says which were batched."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import yaml
 
@@ -44,8 +45,8 @@ def assert_same_results(batched, alone):
             assert a.numeric == pytest.approx(b.numeric, rel=1e-6, abs=1e-9)
 
 
-def _case_spec(case: Case, tmp_path):
-    spec = {"name": case.name, "seed": case.seed, "dtype": case.dtype, "input": list(case.input),
+def _case_spec(case: Case, tmp_path, dtype: str | None = None):
+    spec = {"name": case.name, "seed": case.seed, "dtype": dtype or case.dtype, "input": list(case.input),
             "layers": case.layers, "loss": case.loss}
     path = tmp_path / f"{case.name}.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
@@ -418,3 +419,49 @@ def test_a_tie_bug_in_a_local_layer_is_caught_batched(write_file, write_spec):
     net, batched, alone = both_ways(path)
     assert net.stack.entries[1].batched is not None
     assert_same_results(batched, alone)
+
+
+def _one_call_each(net, inputs, outputs, dtype):
+    for entry in net.stack.entries:
+        entry.batched = None
+
+
+@pytest.mark.parametrize("case", CORRECT + BUGGY + VALID + INVALID, ids=lambda c: c.name)
+def test_the_whole_check_batched_gives_the_verdicts_of_one_call_each(case, tmp_path, monkeypatch):
+    """Outcome, every tensor's verdict, the suspect, each layer alone and the diagnosis: the same
+    with the probes' shortcuts (in the network and in each layer alone) as without."""
+    path = _case_spec(case, tmp_path)
+    batched = check_spec(str(path))
+    monkeypatch.setattr("gradcheck_cli.check.jobs.probe_network", _one_call_each)
+    alone = check_spec(str(path))
+
+    def verdicts(result):
+        return (result.outcome, result.error, result.suspect_layer,
+                [(c.layer, c.tensor, c.outcome, c.mismatches, c.kinks) for c in result.checks],
+                [(lc.layer, lc.outcome, [(c.tensor, c.outcome) for c in lc.checks]) for lc in result.layer_checks],
+                [(c.layer, c.tensor, c.diagnosis and c.diagnosis.kind) for c in result.checks])
+    assert verdicts(batched) == verdicts(alone)
+
+
+@pytest.mark.parametrize("case", [c for c in CORRECT + BUGGY + VALID + INVALID if not c.name.startswith("f32_forced")],
+                         ids=lambda c: c.name)
+def test_the_shortcuts_numbers_are_those_of_one_whole_forward_per_perturbation(case, tmp_path):
+    """The raw central differences, before any closer look (which would mend a wrong shortcut
+    where it disagrees with backprop, and so hide it from the verdicts): every element of every
+    tensor equals perturbing one scalar and running the whole forward, up to rounding (in
+    float64: in float32 that rounding is the check's tolerance, and custom layers are not probed)."""
+    for job, stacked, plain in stacked_and_plain_numerics(_case_spec(case, tmp_path, "float64")):
+        scale = max(1.0, float(np.max(np.abs(plain))))
+        assert stacked == pytest.approx(plain, rel=1e-6, abs=1e-8 * scale), (job.layer, job.name)
+
+
+@pytest.mark.parametrize("path", CS231N, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_the_shortcuts_numbers_on_cs231n_layers_are_those_of_one_whole_forward_each(path):
+    """The same raw numbers for loops as students write them: conv (affine, read off), max pool (local)."""
+    try:
+        numerics = stacked_and_plain_numerics(path)
+    except LayerError:
+        pytest.skip("an error before any check (the layer's own fault)")
+    for job, stacked, plain in numerics:
+        scale = max(1.0, float(np.max(np.abs(plain))))
+        assert stacked == pytest.approx(plain, rel=1e-6, abs=1e-8 * scale), (job.layer, job.name)
