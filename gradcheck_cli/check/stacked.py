@@ -112,10 +112,9 @@ def input_losses(net: Network, k: int, x: np.ndarray, outputs: list[np.ndarray])
     losses_of.thread_safe = _thread_safe(net.stack.entries[k:])
     losses_of.row_parts = rows_only   # only the moved row's part of L ...
     if rows_only:                     # ... and that row's part of L(θ), to compare them with
-        def row_here(flat):
-            rows = np.asarray(flat) // per_row
-            return net.loss.row_values(outputs[-1][rows][:, None], rows)
-        losses_of.row_here = row_here
+        every_row = np.arange(len(x))
+        here = net.loss.row_values(outputs[-1][:, None], every_row)   # once per row, not per element
+        losses_of.row_here = lambda flat: here[np.asarray(flat) // per_row]
     return losses_of, rows_only
 
 
@@ -192,7 +191,8 @@ def alone_losses(entry: Entry, x: np.ndarray, y: np.ndarray, weights: np.ndarray
 
     losses_of.thread_safe = _thread_safe([entry])
     losses_of.row_parts = rowwise
-    losses_of.row_here = lambda flat: _weighted(weights[np.asarray(flat) // per_row], y[np.asarray(flat) // per_row])
+    here = _weighted(weights, y)   # each row's part of <G, y>, once per row
+    losses_of.row_here = lambda flat: here[np.asarray(flat) // per_row]
     return losses_of
 
 
