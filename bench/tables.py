@@ -108,7 +108,8 @@ def naive_rows(m: Measured) -> list[list[str]]:
         method_row("naive loop, process", m.naive_proc, m.base_scalars, f"{m.naive_run['maxrss_mb']:.0f}",
                    "fresh process: imports, build, loop" + extrapolated),
         method_row("naive loop, loop alone", naive["seconds"], m.base_scalars, "",
-                   f"2 x {naive['forward']} per scalar{sampled}"),
+                   f"2 x {naive['forward']} per scalar, BLAS threads: {naive.get('blas_threads', 'default')}"
+                   f"{sampled}"),
     ]
 
 

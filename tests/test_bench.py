@@ -245,4 +245,5 @@ def test_a_custom_workloads_report_has_no_floor_and_says_where_torch_came_from(c
     assert "floor" not in text and "start-up" not in text and "naive / gradcheck" not in text
     assert "torch 2.x: its rows are bench/mlp.yaml's" in text.splitlines()
     assert "best of 1: more would pass --repeat-budget" in text
-    assert re.search(r"^naive loop, loop alone +9\.00 +80 .* 2 x the user's forward code per scalar$", text, re.M)
+    assert re.search(r"^naive loop, loop alone +9\.00 +80 .* 2 x the user's forward code per scalar, "
+                     r"BLAS threads: default$", text, re.M)
