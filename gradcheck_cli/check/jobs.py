@@ -51,7 +51,7 @@ def tensor_jobs(net: Network, precision: Precision, trace: Trace, shadow_trace: 
         probe_network(net, inputs, outputs, precision.numeric_dtype)
     else:
         for entry in net.stack.entries:
-            entry.batched = None
+            entry.batched, entry.probed_on = None, None
     for k, entry in enumerate(net.stack.entries):
         x = numeric_trace.inputs[k]
         x = x.copy() if entry.integer_input else x.astype(precision.numeric_dtype, copy=True)  # ids stay ids

@@ -39,10 +39,16 @@ def probe_network(net: Network, inputs: list[np.ndarray], outputs: list[np.ndarr
     entry.batched = None for the others (one perturbation at a time). `inputs[k]`,
     `outputs[k]`: layer k's unperturbed input and output, in the numeric side's dtype."""
     for k, entry in enumerate(net.stack.entries):
-        entry.batched = None
-        entry.batching_note = None
         if not _probed(entry) or np.dtype(dtype) != np.float64:
+            entry.batched, entry.batching_note = None, None
             continue
+        # probed already on this very data (the re-check across kinks asks again): keep the answer
+        seen = (hash(inputs[k].tobytes()), inputs[k].shape,
+                tuple((id(v), hash(v.tobytes()) if isinstance(v, np.ndarray) else v)
+                      for v in entry.params().values()))
+        if entry.probed_on == seen:
+            continue
+        entry.batched, entry.batching_note, entry.probed_on = None, None, seen
         rng = np.random.default_rng([7, k])
         try:
             with np.errstate(all="ignore"):   # a probe's far rows may overflow: a "no", not a warning

@@ -38,6 +38,7 @@ class Entry:
     integer_input: bool = False          # layer 0 fed integer ids: what backward returns for them is ignored
     batched: Any = None                  # check/batched.py: what probes showed a custom layer can do
     batching_note: str | None = None     # why a probed custom layer runs one perturbation at a time
+    probed_on: Any = None                # what the probes saw (input and parameters), not to probe twice
 
     @property
     def ability(self):
