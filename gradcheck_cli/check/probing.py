@@ -31,6 +31,7 @@ from ..model.network import Entry, Network
 from .batched import Batched
 from .footprints import forward_merged, read_footprints
 from .parameter_probes import probe_parameter
+from .stacked import moved_copies
 from .probe_checks import MAX_BASIS, MAX_READ_OFF, MAX_ROWS_ALONE, forward_or_none, noise, same, scale_of
 
 
@@ -162,11 +163,10 @@ def _read_local(batched: Batched, entry: Entry, x, y, rng) -> None:
         return
     chosen = rng.choice(p, size=min(p, 24), replace=False)
     rows = np.repeat(np.unique([0, len(x) - 1]), 2 * len(chosen))
-    items = x[rows].copy()
     steps = np.tile(np.concatenate([1e-3 * far * np.ones(len(chosen)), -far * np.ones(len(chosen))]),
                     len(np.unique(rows)))
     positions = np.tile(np.concatenate([chosen, chosen]), len(np.unique(rows)))
-    items.reshape(len(items), -1)[np.arange(len(items)), positions] += steps
+    items = moved_copies(x[rows], positions, steps)
     try:
         merged = forward_merged(entry.forward, footprints, items[:, None], rows, x, y)
     except Exception:   # a probe's "no"

@@ -19,7 +19,7 @@ from .taylor import taylor_order
 from ..errors import LayerError, SpecError
 from ..model.network import Network
 from ..model.random_state import keeps_caller_state
-from .numeric import default_step, one_blas_thread
+from .numeric import default_step
 from ..results import FAILED, PASSED, LayerCheck, TensorCheck, Warning
 from .verdict import DEFAULT_TOLERANCES, Tolerance
 
@@ -91,14 +91,6 @@ def choose_mode(settings: Settings, trace: Trace, notes: list[str]) -> Mode:
 
 @keeps_caller_state
 def check_built(net: Network, settings: Settings) -> Findings:
-    # BLAS on one thread: the check's products are many and mid-sized, where OpenBLAS's threads
-    # spin more than they gain (bench/mlp.yaml: 0.45 s with them, 0.25 s without, on a loaded
-    # 2-core machine); the engine runs its own threads where layers allow (numeric.py).
-    with one_blas_thread():
-        return _check_built(net, settings)
-
-
-def _check_built(net: Network, settings: Settings) -> Findings:
     if not isinstance(net, Network):  # a graph spec's GraphNetwork: its own check, node by node
         from .graph_check import check_graph
         return check_graph(net, settings)

@@ -85,6 +85,13 @@ def param_stack_width(net: Network, k: int, outputs: list[np.ndarray]) -> int:
     return outputs[-1].size
 
 
+def moved_copies(copies: np.ndarray, positions, deltas) -> np.ndarray:
+    """copies (B, ...), a fresh array of the callers' (x[rows], np.repeat), each moved in place by
+    deltas[b] at flat position positions[b]; returned."""
+    copies.reshape(len(copies), -1)[np.arange(len(copies)), positions] += deltas
+    return copies
+
+
 def input_losses(net: Network, k: int, x: np.ndarray, outputs: list[np.ndarray]):
     """losses_of(flat, deltas) for single-scalar perturbations of layer k's input x."""
     rows_only = all(_rowwise(e.ability) and _takes_stacks(e.ability) for e in net.stack.entries[k:]) \
@@ -101,12 +108,10 @@ def input_losses(net: Network, k: int, x: np.ndarray, outputs: list[np.ndarray])
                 moved = first.perturbed_input_rows(outputs[k][rows], flat % per_row, deltas)
                 ys = run_stack(net, k + 1, moved[:, None], outputs, rows, outputs[k])
             else:
-                xs = x[rows].copy()                                # (B, ...): one row each
-                xs.reshape(count, -1)[np.arange(count), flat % per_row] += deltas
+                xs = moved_copies(x[rows], flat % per_row, deltas)   # (B, ...): one row each
                 ys = run_stack(net, k, xs[:, None], outputs, rows, x)       # (B, 1, ...)
             return net.loss.row_values(ys, rows)
-        xs = np.repeat(x[None], count, axis=0)
-        xs.reshape(count, -1)[np.arange(count), flat] += deltas
+        xs = moved_copies(np.repeat(x[None], count, axis=0), flat, deltas)
         return net.loss.values(run_stack(net, k, xs, outputs))
 
     losses_of.thread_safe = _thread_safe(net.stack.entries[k:])
@@ -176,15 +181,13 @@ def alone_losses(entry: Entry, x: np.ndarray, y: np.ndarray, weights: np.ndarray
     def losses_of(flat, deltas):
         count = len(flat)
         if not rowwise:
-            xs = np.repeat(x[None], count, axis=0)
-            xs.reshape(count, -1)[np.arange(count), flat] += deltas
+            xs = moved_copies(np.repeat(x[None], count, axis=0), flat, deltas)
             return _weighted(weights[None], _forward_stack(entry, xs))
         rows = flat // per_row
         if hasattr(ability, "perturbed_input_rows"):
             ys = ability.perturbed_input_rows(y[rows], flat % per_row, deltas)
         else:
-            xs = x[rows].copy()
-            xs.reshape(count, -1)[np.arange(count), flat % per_row] += deltas
+            xs = moved_copies(x[rows], flat % per_row, deltas)
             ys = (entry.batched.forward_rows(xs[:, None], rows, x, y) if entry.batched is not None
                   else _forward_stack(entry, xs[:, None]))[:, 0]
         return _weighted(weights[rows], ys)
